@@ -1,0 +1,1 @@
+"""Source adapters (normalise): one package per source system, registered by name in ``registry``."""

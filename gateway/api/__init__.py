@@ -1,0 +1,1 @@
+"""FastAPI app: ingest endpoints (more resources arrive with the API issue)."""

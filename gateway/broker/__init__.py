@@ -1,0 +1,1 @@
+"""RabbitMQ backbone: topology, confirmed publisher, consumer base (pika)."""

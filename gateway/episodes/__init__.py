@@ -1,0 +1,1 @@
+"""Episodes: correlation (which episode an event belongs to), lifecycle, store, the processor."""

@@ -1,0 +1,182 @@
+"""The processor: ONE database transaction per event (DESIGN.md "Message flow").
+
+dedupe on idempotency_key → correlate → update Episode → route → insert notifications, disclosure
+audit and outbox rows → commit. The caller acks the broker only after this returns, so a crash at any
+point before the commit leaves nothing behind and a crash after it is harmless: the redelivered event
+finds its idempotency key and changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from tenacity import (
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_exponential,
+    wait_random,
+)
+
+from gateway.broker.topology import NOTIFICATIONS
+from gateway.episodes import lifecycle, repository
+from gateway.faults import failpoint
+from gateway.model import MissingEpisodeEvent
+from gateway.routing.router import Router
+from gateway.store import tables
+from gateway.store.db import transaction
+from gateway.store.outbox import enqueue
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ProcessResult:
+    event_id: uuid.UUID
+    duplicate: bool
+    episode_id: uuid.UUID | None = None
+    notification_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+class EventProcessor:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        router: Router,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_commit: Callable[[], None] | None = None,
+        transient_retry_s: float = 300.0,
+    ):
+        self._sessions = sessions
+        self._router = router
+        self._clock = clock
+        self._on_commit = on_commit
+        self._transient_retry_s = transient_retry_s
+
+    def process(self, event: MissingEpisodeEvent) -> ProcessResult:
+        # A unique-key race with another processor (the same event or a new episode for the same
+        # record at the same moment) is settled by trying again: the second try sees the winner's rows.
+        race = Retrying(
+            retry=retry_if_exception_type(IntegrityError), stop=stop_after_attempt(3), reraise=True
+        )
+        # A database that is down or restarting: keep the message unacked and try again with back-off.
+        outage = Retrying(
+            retry=retry_if_exception_type(OperationalError),
+            stop=stop_after_delay(self._transient_retry_s),
+            wait=wait_exponential(multiplier=0.2, max=5.0) + wait_random(0, 0.2),
+            reraise=True,
+            before_sleep=lambda s: log.warning("processor.database_unavailable", attempt=s.attempt_number),
+        )
+        result = outage(lambda: race(self._process_once, event))
+        failpoint("processor.after_commit")
+        if result.notification_ids and self._on_commit:
+            self._on_commit()
+        return result
+
+    def _process_once(self, event: MissingEpisodeEvent) -> ProcessResult:
+        now = self._clock()
+        with transaction(self._sessions) as session:
+            seen = session.scalar(
+                select(tables.Event.event_id).where(tables.Event.idempotency_key == event.idempotency_key)
+            )
+            if seen is not None:
+                return ProcessResult(event.event_id, duplicate=True)
+            row = repository.find_for_event(session, event)
+            is_new = row is None
+            if row is None:
+                episode_id = uuid.uuid4()
+                episode, times = lifecycle.new_episode(episode_id, event), {}
+            else:
+                episode, times = repository.load(row)
+            episode = lifecycle.apply_event(episode, times, event)
+            row = repository.save(session, row, episode, times, now)
+            if is_new:  # an existing episode was found through this very source record
+                repository.add_source(session, episode.episode_id, event)
+            session.add(
+                tables.Event(
+                    event_id=event.event_id,
+                    idempotency_key=event.idempotency_key,
+                    episode_id=episode.episode_id,
+                    event_type=event.event_type.value,
+                    source_system=event.source.system.value,
+                    source_instance=event.source.instance,
+                    source_record_id=event.source.record_id,
+                    occurred_at=event.occurred_at,
+                    received_at=event.received_at,
+                    processed_at=now,
+                    body=event.model_dump(mode="json", by_alias=True, exclude_none=True),
+                )
+            )
+            routed = self._router.route(episode, event, now)
+            if not routed:
+                log.warning(
+                    "processor.no_recipient", episode_id=str(episode.episode_id), event_id=str(event.event_id)
+                )
+            for r in routed:
+                n = r.notification
+                session.add(
+                    tables.Notification(
+                        notification_id=n.notification_id,
+                        episode_id=n.episode_id,
+                        event_id=n.event_id,
+                        created_at=n.created_at,
+                        due_by=n.due_by,
+                        recipient_kind=n.recipient.kind.value,
+                        recipient_id=n.recipient.id,
+                        recipient_role=n.recipient.role.value,
+                        routing_key=n.recipient.routing_key,
+                        kind=n.kind.value,
+                        rule_id=n.rule.id,
+                        profile=n.profile,
+                        body=n.model_dump(mode="json", by_alias=True, exclude_none=True),
+                    )
+                )
+                session.flush()
+                session.add(
+                    tables.Disclosure(
+                        notification_id=n.notification_id,
+                        episode_id=n.episode_id,
+                        recipient_kind=n.recipient.kind.value,
+                        recipient_id=n.recipient.id,
+                        recipient_role=n.recipient.role.value,
+                        fields=r.fields,
+                        profile=n.profile,
+                        rule_id=n.rule.id,
+                        cite=n.rule.cite,
+                        lawful_basis=n.lawful_basis,
+                        consent=r.consent,
+                        disclosed_at=now,
+                    )
+                )
+                enqueue(
+                    session,
+                    exchange=NOTIFICATIONS,
+                    routing_key=n.recipient.routing_key,
+                    message_id=str(n.notification_id),
+                    body=n.to_json(),
+                    headers={"x-episode-id": str(n.episode_id), "x-rule-id": n.rule.id},
+                    now=now,
+                )
+            failpoint("processor.before_commit")
+        log.info(
+            "processor.processed",
+            event_id=str(event.event_id),
+            episode_id=str(episode.episode_id),
+            event_type=event.event_type.value,
+            notifications=len(routed),
+        )
+        return ProcessResult(
+            event.event_id,
+            duplicate=False,
+            episode_id=episode.episode_id,
+            notification_ids=[r.notification.notification_id for r in routed],
+        )

@@ -1,0 +1,1 @@
+"""Ingest: accept, store raw (claim check), call the adapter, quarantine bad input, publish."""

@@ -1,0 +1,1 @@
+"""Routing: episode change → notifications (recipients, minimisation, disclosure audit)."""

@@ -1,0 +1,77 @@
+"""Data-minimisation profiles: which Episode fields each kind of recipient may see.
+
+A profile is an allow-list of dotted paths into the Episode document (``child.given_name``,
+``episode`` for the whole group, ``*`` for everything). A notification's payload is the Episode
+projected through its profile; a field not allowed never leaves. Profiles live in
+``mappings/profiles.yaml`` (data, not code).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gateway.model import Episode
+
+ALWAYS = ("schema", "episode_id", "status")
+"""Every payload says which episode it is about and where it stands."""
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str
+    fields: list[str] = Field(min_length=1)
+
+
+class ProfileFileError(RuntimeError):
+    pass
+
+
+def load_profiles(mappings_dir: Path) -> dict[str, Profile]:
+    path = mappings_dir / "profiles.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return {name: Profile.model_validate(body) for name, body in raw["profiles"].items()}
+    except (OSError, KeyError, TypeError, yaml.YAMLError, ValidationError) as exc:
+        raise ProfileFileError(f"{path}: {exc}") from exc
+
+
+def _allowed(path: str, allow: list[str]) -> bool:
+    return any(a == "*" or path == a or path.startswith(a + ".") for a in allow)
+
+
+def _project(node: Any, prefix: str, allow: list[str]) -> Any:
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            path = f"{prefix}.{key}" if prefix else key
+            if _allowed(path, allow):
+                out[key] = value
+            elif isinstance(value, dict) and any(a.startswith(path + ".") for a in allow):
+                inner = _project(value, path, allow)
+                if inner:
+                    out[key] = inner
+        return out
+    return node
+
+
+def minimise(episode: Episode, profile: Profile) -> dict[str, Any]:
+    """The Episode as this profile may see it (JSON-ready)."""
+    doc = episode.model_dump(mode="json", by_alias=True, exclude_none=True)
+    allow = [*ALWAYS, *profile.fields]
+    return _project(doc, "", allow)
+
+
+def disclosed_fields(payload: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of every leaf in a payload: what the disclosure audit records (names, not values)."""
+    out: list[str] = []
+    for key, value in payload.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict) and value:
+            out.extend(disclosed_fields(value, path))
+        else:
+            out.append(path)
+    return sorted(out)

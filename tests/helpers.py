@@ -1,0 +1,96 @@
+"""Test helpers that talk to the real broker and store."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pika
+import pika.exceptions
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
+               what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def drain(amqp_url: str, queue: str, *, expect: int | None = None, timeout: float = 20.0
+          ) -> list[tuple[pika.BasicProperties, bytes]]:
+    """Consume (and ack) everything in ``queue``; with ``expect``, wait until that many arrived.
+
+    A queue that does not exist yet, or a quorum queue still electing its leader, is waited for."""
+    got: list[tuple[pika.BasicProperties, bytes]] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        except pika.exceptions.AMQPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+            continue
+        try:
+            ch = conn.channel()
+            while True:
+                method, props, body = ch.basic_get(queue, auto_ack=True)
+                if method is not None:
+                    got.append((props, body))
+                    continue
+                if expect is None or len(got) >= expect or time.monotonic() > deadline:
+                    return got
+                time.sleep(0.05)
+        except pika.exceptions.AMQPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+        finally:
+            if conn.is_open:
+                conn.close()
+
+
+def queue_depth(amqp_url: str, queue: str) -> int:
+    conn = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        return conn.channel().queue_declare(queue, passive=True).method.message_count
+    finally:
+        conn.close()
+
+
+def bodies(messages: list[tuple[pika.BasicProperties, bytes]]) -> list[dict[str, Any]]:
+    return [json.loads(b) for _, b in messages]
+
+
+def close_connections(api: httpx.Client, vhost_url: str, name_prefix: str | None = None) -> int:
+    """Force-close client connections from the server side (as a broker restart or network cut would)."""
+    vhost = urllib.parse.unquote(urllib.parse.urlsplit(vhost_url).path.lstrip("/"))
+    closed = 0
+    conns = api.get(f"/api/vhosts/{urllib.parse.quote(vhost, safe='')}/connections").json()
+    for c in conns:
+        cname = (c.get("client_properties") or {}).get("connection_name", "")
+        if name_prefix is None or cname.startswith(name_prefix):
+            api.delete(f"/api/connections/{urllib.parse.quote(c['name'], safe='')}",
+                       headers={"X-Reason": "test: simulated connection drop"})
+            closed += 1
+    return closed
+
+
+def wait_connections(api: httpx.Client, vhost_url: str, name_prefix: str, at_least: int = 1,
+                     timeout: float = 20.0) -> None:
+    vhost = urllib.parse.unquote(urllib.parse.urlsplit(vhost_url).path.lstrip("/"))
+
+    def ok() -> bool:
+        conns = api.get(f"/api/vhosts/{urllib.parse.quote(vhost, safe='')}/connections").json()
+        names = [(c.get("client_properties") or {}).get("connection_name", "") for c in conns]
+        return sum(n.startswith(name_prefix) for n in names) >= at_least
+
+    wait_until(ok, timeout, 0.2, f"{at_least} connection(s) named {name_prefix}*")
