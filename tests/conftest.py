@@ -47,7 +47,9 @@ class Broker:
 
     def url_for(self, vhost: str) -> str:
         p = urllib.parse.urlsplit(self.amqp_url)
-        return urllib.parse.urlunsplit((p.scheme, p.netloc, "/" + urllib.parse.quote(vhost, safe=""), p.query, ""))
+        return urllib.parse.urlunsplit(
+            (p.scheme, p.netloc, "/" + urllib.parse.quote(vhost, safe=""), p.query, "")
+        )
 
 
 def _docker_available() -> bool:
@@ -66,7 +68,12 @@ def broker() -> Iterator[Broker]:
     if url:
         p = urllib.parse.urlsplit(url)
         mgmt = os.environ.get("GATEWAY_TEST_AMQP_MANAGEMENT_URL", f"http://{p.hostname}:15672")
-        b = Broker(url, mgmt, urllib.parse.unquote(p.username or "guest"), urllib.parse.unquote(p.password or "guest"))
+        b = Broker(
+            url,
+            mgmt,
+            urllib.parse.unquote(p.username or "guest"),
+            urllib.parse.unquote(p.password or "guest"),
+        )
         try:
             b.api().get("/api/overview").raise_for_status()
         except httpx.HTTPError as exc:
@@ -81,7 +88,9 @@ def broker() -> Iterator[Broker]:
             mport = rc.get_exposed_port(15672)
             yield Broker(f"amqp://guest:guest@{host}:{port}/%2F", f"http://{host}:{mport}", "guest", "guest")
         return
-    pytest.fail(f"No broker: GATEWAY_TEST_AMQP_URL is not set and no Docker engine is running. {HOW_TO_GET_A_BROKER}")
+    pytest.fail(
+        f"No broker: GATEWAY_TEST_AMQP_URL is not set and no Docker engine is running. {HOW_TO_GET_A_BROKER}"
+    )
 
 
 @pytest.fixture
@@ -90,8 +99,10 @@ def vhost(broker: Broker) -> Iterator[str]:
     name = f"gw-test-{uuid.uuid4().hex[:12]}"
     with broker.api() as api:
         api.put(f"/api/vhosts/{name}").raise_for_status()
-        api.put(f"/api/permissions/{name}/{urllib.parse.quote(broker.user)}",
-                json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+        api.put(
+            f"/api/permissions/{name}/{urllib.parse.quote(broker.user)}",
+            json={"configure": ".*", "write": ".*", "read": ".*"},
+        ).raise_for_status()
     yield broker.url_for(name)
     with broker.api() as api:
         api.delete(f"/api/vhosts/{name}")
@@ -128,6 +139,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def settings(vhost: str, database_url: str, tmp_path: Path) -> Settings:
-    return Settings(amqp_url=vhost, database_url=database_url, mappings_dir=REPO_ROOT / "mappings",
-                    delivery_limit=3, retry_delays_ms=[100, 200], relay_poll_interval_s=0.05,
-                    publish_confirm_timeout_s=10, heartbeat_s=10, environment="test")
+    return Settings(
+        amqp_url=vhost,
+        database_url=database_url,
+        mappings_dir=REPO_ROOT / "mappings",
+        delivery_limit=3,
+        retry_delays_ms=[100, 200],
+        relay_poll_interval_s=0.05,
+        publish_confirm_timeout_s=10,
+        heartbeat_s=10,
+        environment="test",
+    )

@@ -13,8 +13,9 @@ import pika
 import pika.exceptions
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
-               what: str = "condition") -> Any:
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "condition"
+) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -24,8 +25,9 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: fl
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def drain(amqp_url: str, queue: str, *, expect: int | None = None, timeout: float = 20.0
-          ) -> list[tuple[pika.BasicProperties, bytes]]:
+def drain(
+    amqp_url: str, queue: str, *, expect: int | None = None, timeout: float = 20.0
+) -> list[tuple[pika.BasicProperties, bytes]]:
     """Consume (and ack) everything in ``queue``; with ``expect``, wait until that many arrived.
 
     A queue that does not exist yet, or a quorum queue still electing its leader, is waited for."""
@@ -70,22 +72,40 @@ def bodies(messages: list[tuple[pika.BasicProperties, bytes]]) -> list[dict[str,
     return [json.loads(b) for _, b in messages]
 
 
-def close_connections(api: httpx.Client, vhost_url: str, name_prefix: str | None = None) -> int:
-    """Force-close client connections from the server side (as a broker restart or network cut would)."""
+def _connections(api: httpx.Client, vhost_url: str, name_prefix: str | None) -> list[dict[str, Any]]:
     vhost = urllib.parse.unquote(urllib.parse.urlsplit(vhost_url).path.lstrip("/"))
-    closed = 0
     conns = api.get(f"/api/vhosts/{urllib.parse.quote(vhost, safe='')}/connections").json()
+    return [
+        c
+        for c in conns
+        if name_prefix is None
+        or (c.get("client_properties") or {}).get("connection_name", "").startswith(name_prefix)
+    ]
+
+
+def close_connections(
+    api: httpx.Client, vhost_url: str, name_prefix: str | None = None, timeout: float = 20.0
+) -> int:
+    """Force-close client connections from the server side (as a broker restart or network cut would).
+
+    The management API lists a new connection only after its next statistics tick, so wait for it."""
+    conns = wait_until(
+        lambda: _connections(api, vhost_url, name_prefix),
+        timeout,
+        0.2,
+        f"connections named {name_prefix}* to appear",
+    )
     for c in conns:
-        cname = (c.get("client_properties") or {}).get("connection_name", "")
-        if name_prefix is None or cname.startswith(name_prefix):
-            api.delete(f"/api/connections/{urllib.parse.quote(c['name'], safe='')}",
-                       headers={"X-Reason": "test: simulated connection drop"})
-            closed += 1
-    return closed
+        api.delete(
+            f"/api/connections/{urllib.parse.quote(c['name'], safe='')}",
+            headers={"X-Reason": "test: simulated connection drop"},
+        )
+    return len(conns)
 
 
-def wait_connections(api: httpx.Client, vhost_url: str, name_prefix: str, at_least: int = 1,
-                     timeout: float = 20.0) -> None:
+def wait_connections(
+    api: httpx.Client, vhost_url: str, name_prefix: str, at_least: int = 1, timeout: float = 20.0
+) -> None:
     vhost = urllib.parse.unquote(urllib.parse.urlsplit(vhost_url).path.lstrip("/"))
 
     def ok() -> bool:

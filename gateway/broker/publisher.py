@@ -131,7 +131,6 @@ class ConfirmedPublisher:
         future = self.publish(exchange, routing_key, body, message_id=message_id, **kwargs)
         wait_confirmed([future], timeout)
 
-
     def pending(self) -> int:
         with self._lock:
             return len(self._outgoing) + len(self._unconfirmed)

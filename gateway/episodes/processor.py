@@ -89,6 +89,7 @@ class EventProcessor:
                 select(tables.Event.event_id).where(tables.Event.idempotency_key == event.idempotency_key)
             )
             if seen is not None:
+                log.info("processor.duplicate", event_id=str(event.event_id), first_event_id=str(seen))
                 return ProcessResult(event.event_id, duplicate=True)
             row = repository.find_for_event(session, event)
             is_new = row is None

@@ -65,7 +65,7 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
 def _is_salvageable(loc: tuple[int | str, ...], error_type: str) -> bool:
     if error_type == "extra_forbidden":  # an unknown field is a mapping bug, not a bad value
         return False
-    return len(loc) >= 1 and loc[0] in _SALVAGEABLE_GROUPS and (len(loc) >= 2 or loc[0] == "recorded_at")
+    return len(loc) >= 1 and loc[0] in _SALVAGEABLE_GROUPS
 
 
 def _get(data: Any, loc: tuple[int | str, ...]) -> Any:

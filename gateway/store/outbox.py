@@ -67,17 +67,27 @@ class RecipientQueues:
         missing = routing_keys - self._known
         if not missing:
             return
-        if self._conn is None or not self._conn.is_open:
-            self._conn = BlockingConnection(self._params)
-        channel = self._conn.channel()
-        for key in sorted(missing):
-            declare_recipient_queue(channel, key)
-            self._known.add(key)
-        channel.close()
+        for attempt in (1, 2):  # a connection the broker dropped is noticed only when used: reconnect once
+            try:
+                if self._conn is None or not self._conn.is_open:
+                    self._conn = BlockingConnection(self._params)
+                channel = self._conn.channel()
+                for key in sorted(missing):
+                    declare_recipient_queue(channel, key)
+                    self._known.add(key)
+                channel.close()
+                return
+            except pika.exceptions.AMQPConnectionError:
+                self._conn = None
+                if attempt == 2:
+                    raise
 
     def close(self) -> None:
         if self._conn is not None and self._conn.is_open:
-            self._conn.close()
+            try:
+                self._conn.close()
+            except pika.exceptions.AMQPError:
+                log.debug("outbox.declare_connection_already_closed")
 
 
 class OutboxRelay:

@@ -1,0 +1,42 @@
+# Two commands matter: `make run` and `make test` (README). The rest are their parts.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export GATEWAY_TEST_AMQP_URL ?= amqp://guest:guest@localhost:5672/%2F
+export GATEWAY_TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
+
+.PHONY: run test install services lint fuzz schemas clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+services:
+	bash scripts/ensure-services.sh
+
+run: install services
+	$(VENV)/bin/gateway db upgrade
+	$(VENV)/bin/gateway run
+
+test: install
+	bash scripts/ensure-services.sh --postgres
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -m "not slow"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy gateway adapters
+
+# Long fuzzing and soak runs: not in CI (see README).
+fuzz: install services
+	$(PY) -m pytest -m slow
+
+schemas: install
+	$(VENV)/bin/gateway schema export docs/schemas
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis
