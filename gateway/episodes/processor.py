@@ -26,14 +26,13 @@ from tenacity import (
     wait_random,
 )
 
-from gateway.broker.topology import NOTIFICATIONS
 from gateway.episodes import lifecycle, repository
 from gateway.faults import failpoint
 from gateway.model import MissingEpisodeEvent
+from gateway.routing.record import record_notifications
 from gateway.routing.router import Router
 from gateway.store import tables
 from gateway.store.db import transaction
-from gateway.store.outbox import enqueue
 
 log = structlog.get_logger(__name__)
 
@@ -117,56 +116,12 @@ class EventProcessor:
                     body=event.model_dump(mode="json", by_alias=True, exclude_none=True),
                 )
             )
-            routed = self._router.route(episode, event, now)
+            routed = self._router.route(session, episode, event, now)
             if not routed:
                 log.warning(
                     "processor.no_recipient", episode_id=str(episode.episode_id), event_id=str(event.event_id)
                 )
-            for r in routed:
-                n = r.notification
-                session.add(
-                    tables.Notification(
-                        notification_id=n.notification_id,
-                        episode_id=n.episode_id,
-                        event_id=n.event_id,
-                        created_at=n.created_at,
-                        due_by=n.due_by,
-                        recipient_kind=n.recipient.kind.value,
-                        recipient_id=n.recipient.id,
-                        recipient_role=n.recipient.role.value,
-                        routing_key=n.recipient.routing_key,
-                        kind=n.kind.value,
-                        rule_id=n.rule.id,
-                        profile=n.profile,
-                        body=n.model_dump(mode="json", by_alias=True, exclude_none=True),
-                    )
-                )
-                session.flush()
-                session.add(
-                    tables.Disclosure(
-                        notification_id=n.notification_id,
-                        episode_id=n.episode_id,
-                        recipient_kind=n.recipient.kind.value,
-                        recipient_id=n.recipient.id,
-                        recipient_role=n.recipient.role.value,
-                        fields=r.fields,
-                        profile=n.profile,
-                        rule_id=n.rule.id,
-                        cite=n.rule.cite,
-                        lawful_basis=n.lawful_basis,
-                        consent=r.consent,
-                        disclosed_at=now,
-                    )
-                )
-                enqueue(
-                    session,
-                    exchange=NOTIFICATIONS,
-                    routing_key=n.recipient.routing_key,
-                    message_id=str(n.notification_id),
-                    body=n.to_json(),
-                    headers={"x-episode-id": str(n.episode_id), "x-rule-id": n.rule.id},
-                    now=now,
-                )
+            record_notifications(session, routed, now)
             failpoint("processor.before_commit")
         log.info(
             "processor.processed",

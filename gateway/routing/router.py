@@ -6,6 +6,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from gateway.model import Episode, MissingEpisodeEvent, Notification
 from gateway.routing.baseline import Decision, baseline_decisions
 from gateway.routing.profiles import Profile, disclosed_fields, minimise
@@ -30,7 +32,10 @@ class Router:
     def __init__(self, profiles: dict[str, Profile]):
         self.profiles = profiles
 
-    def route(self, episode: Episode, event: MissingEpisodeEvent, now: datetime) -> list[Routed]:
+    def route(
+        self, session: Session, episode: Episode, event: MissingEpisodeEvent, now: datetime
+    ) -> list[Routed]:
+        """Notifications this event causes. ``session`` is the processor's transaction (for timers)."""
         return [self._build(episode, event, d, now) for d in baseline_decisions(episode, event)]
 
     def _build(self, episode: Episode, event: MissingEpisodeEvent, d: Decision, now: datetime) -> Routed:

@@ -80,15 +80,30 @@ class AdapterContract:
     def adapter(self):
         return get_adapter(self.system, MAPPINGS)
 
-    def raw(self, body: bytes, content_type: str | None = None, headers: dict[str, str] | None = None,
-            filename: str | None = None) -> RawInput:
-        return RawInput(body=body, instance=self.instance, received_at=RECEIVED, content_type=content_type,
-                        filename=filename, headers=headers or {})
+    def raw(
+        self,
+        body: bytes,
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+        filename: str | None = None,
+    ) -> RawInput:
+        return RawInput(
+            body=body,
+            instance=self.instance,
+            received_at=RECEIVED,
+            content_type=content_type,
+            filename=filename,
+            headers=headers or {},
+        )
 
     def parse_specimen(self, spec: Specimen) -> list[MissingEpisodeEvent]:
         path = self.specimen_dir / spec.path
-        raw = self.raw(path.read_bytes(), spec.content_type, self.sign(path.read_bytes(), spec.headers),
-                       filename=path.name)
+        raw = self.raw(
+            path.read_bytes(),
+            spec.content_type,
+            self.sign(path.read_bytes(), spec.headers),
+            filename=path.name,
+        )
         adapter = self.adapter()
         adapter_auth = getattr(adapter, "authenticate", None)
         if adapter_auth:
@@ -104,7 +119,9 @@ class AdapterContract:
         assert self.valid, "a contract needs at least one valid specimen"
         for spec in self.valid:
             events = self.parse_specimen(spec)
-            assert len(events) == len(spec.expect), f"{spec.path}: {len(events)} events, expected {len(spec.expect)}"
+            assert len(events) == len(spec.expect), (
+                f"{spec.path}: {len(events)} events, expected {len(spec.expect)}"
+            )
             for event, expect in zip(events, spec.expect, strict=True):
                 doc = event.model_dump(mode="json", by_alias=True)
                 assert doc["source"]["system"] == self.system
@@ -127,7 +144,8 @@ class AdapterContract:
                 adapter.parse(raw)
             except AdapterError as exc:
                 assert case.reason.lower() in exc.reason.lower(), (
-                    f"{case.name}: reason {exc.reason!r} does not mention {case.reason!r}")
+                    f"{case.name}: reason {exc.reason!r} does not mention {case.reason!r}"
+                )
             else:
                 raise AssertionError(f"{case.name}: accepted but should be rejected")
 
@@ -142,8 +160,11 @@ class AdapterContract:
         adapter = self.adapter()
         seeds = [(self.specimen_dir / s.path).read_bytes() for s in self.valid]
 
-        @settings(max_examples=self.fuzz_examples, deadline=None,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+        @settings(
+            max_examples=self.fuzz_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+        )
         @given(data=st.data())
         def run(data: st.DataObject) -> None:
             choice = data.draw(st.sampled_from(["random", "mutate", "truncate"]))
@@ -156,7 +177,7 @@ class AdapterContract:
                 else:
                     pos = data.draw(st.integers(0, max(len(seed) - 1, 0)))
                     junk = data.draw(st.binary(min_size=1, max_size=16))
-                    body = seed[:pos] + junk + seed[pos + len(junk):]
+                    body = seed[:pos] + junk + seed[pos + len(junk) :]
             try:
                 adapter.parse(self.raw(body, headers=self.sign(body, {})))
             except AdapterError as exc:
