@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +22,12 @@ notifications_app = typer.Typer(help="Read a recipient queue (for integration te
 app.add_typer(db_app, name="db")
 app.add_typer(schema_app, name="schema")
 app.add_typer(notifications_app, name="notifications")
+export_app = typer.Typer(help="Statutory returns", no_args_is_help=True)
+review_app = typer.Typer(help="Possible matches waiting for a person's decision", no_args_is_help=True)
+episodes_app = typer.Typer(help="Episodes: show, split", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+app.add_typer(review_app, name="review")
+app.add_typer(episodes_app, name="episodes")
 console = Console(stderr=True)
 
 
@@ -141,6 +148,175 @@ def notifications_read(
             console.print(f"no messages in {queue}")
     finally:
         conn.close()
+
+
+def _sessions():  # type: ignore[no-untyped-def]
+    from gateway.runtime import open_store
+
+    return open_store(get_settings())
+
+
+@export_app.command("ssda903")
+def export_ssda903(
+    la: Annotated[str, typer.Option(help="DfE code of the exporting (responsible) LA, e.g. 886")],
+    date_from: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="period start")],
+    date_to: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="period end (inclusive)")],
+    output: Annotated[Path | None, typer.Option(help="CSV file (default: standard output)")] = None,
+    strict: Annotated[bool, typer.Option(help="exit 1 when a DfE rule is broken")] = False,
+) -> None:
+    """Write the SSDA903 Missing table (CHILD, DOB, MISSING, MIS_START, MIS_END) and check the DfE rules."""
+    from rich.table import Table
+
+    from gateway.episodes.ssda903 import export
+
+    engine, sessions = _sessions()
+    try:
+        with sessions() as s:
+            result = export(s, la, date_from.date(), date_to.date())
+    finally:
+        engine.dispose()
+    if output:
+        output.write_text(result.csv(), encoding="utf-8", newline="")
+    else:
+        typer.echo(result.csv(), nl=False)
+    console.print(f"{len(result.rows)} rows for LA {la}, {len(result.violations)} DfE rule violation(s)")
+    if result.violations:
+        table = Table("rule", "row", "episode", "message")
+        for v in result.violations:
+            table.add_row(v.rule, str(v.row), v.episode_id, v.message)
+        console.print(table)
+    for episode_id, why in result.skipped:
+        console.print(f"[yellow]skipped episode {episode_id}: {why}[/yellow]")
+    if strict and result.violations:
+        raise typer.Exit(1)
+
+
+@review_app.command("list")
+def review_list() -> None:
+    """Open review items: a provisional episode, its possible match, the score and what agreed."""
+    from rich.table import Table
+
+    from gateway.episodes.review import open_review_items
+
+    engine, sessions = _sessions()
+    try:
+        with sessions() as s:
+            items = open_review_items(s)
+    finally:
+        engine.dispose()
+    table = Table("item", "episode", "possible match", "score", "agreed on", "since")
+    for i in items:
+        table.add_row(
+            i["id"],
+            i["episode_id"],
+            i["candidate_episode_id"],
+            f"{i['score']:.2f}",
+            ", ".join(i["reasons"]),
+            i["created_at"],
+        )
+    Console().print(table)
+
+
+def _decide(item: str, by: str, note: str | None, merge: bool) -> None:
+    import uuid
+
+    from gateway.episodes.review import ReviewError, decide_keep_apart, decide_merge
+    from gateway.store.db import transaction
+
+    engine, sessions = _sessions()
+    try:
+        with transaction(sessions) as s:
+            now = datetime.now(UTC)
+            if merge:
+                survivor = decide_merge(s, uuid.UUID(item), by, now, note)
+                console.print(f"merged into episode {survivor}")
+            else:
+                decide_keep_apart(s, uuid.UUID(item), by, now, note)
+                console.print("kept apart")
+    except ReviewError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+
+
+@review_app.command("merge")
+def review_merge(
+    item: str,
+    by: Annotated[str, typer.Option(help="who decided (audited)")],
+    note: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Merge the two episodes of a review item (the earlier one survives; nothing is deleted)."""
+    _decide(item, by, note, merge=True)
+
+
+@review_app.command("keep-apart")
+def review_keep_apart(
+    item: str,
+    by: Annotated[str, typer.Option(help="who decided (audited)")],
+    note: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Record that the two episodes are different children."""
+    _decide(item, by, note, merge=False)
+
+
+@episodes_app.command("split")
+def episodes_split(
+    episode: str,
+    event: Annotated[list[str], typer.Option(help="event id to move (repeat)")],
+    by: Annotated[str, typer.Option(help="who decided (audited)")],
+    note: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Move events (and their source records) out of an episode into a new one."""
+    import uuid
+
+    from gateway.episodes.review import ReviewError, split
+    from gateway.store.db import transaction
+
+    engine, sessions = _sessions()
+    try:
+        with transaction(sessions) as s:
+            new_id = split(s, uuid.UUID(episode), {uuid.UUID(e) for e in event}, by, datetime.now(UTC), note)
+        console.print(f"new episode {new_id}")
+    except ReviewError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+
+
+@episodes_app.command("history")
+def episodes_history(episode: str) -> None:
+    """The child's earlier episodes and the window counts (ids and dates only)."""
+    import uuid
+
+    from rich.table import Table
+
+    from gateway.episodes.history import previous_episodes
+    from gateway.episodes.repository import keys_of, load
+    from gateway.store import tables
+
+    engine, sessions = _sessions()
+    try:
+        with sessions() as s:
+            row = s.get(tables.Episode, uuid.UUID(episode))
+            if row is None:
+                console.print(f"[red]no episode {episode}[/red]")
+                raise typer.Exit(2)
+            ep, _ = load(row)
+            earlier = previous_episodes(s, ep.episode_id, keys_of(ep)[0])
+    finally:
+        engine.dispose()
+    console.print(f"episode {episode}: {ep.status.value}; counts {ep.episode_counts}")
+    table = Table("earlier episode", "status", "started", "found")
+    for p in earlier:
+        table.add_row(
+            str(p.episode_id),
+            p.status,
+            p.started_at.isoformat(),
+            p.found_at.isoformat() if p.found_at else "",
+        )
+    Console().print(table)
 
 
 def main() -> None:

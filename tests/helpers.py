@@ -114,3 +114,30 @@ def wait_connections(
         return sum(n.startswith(name_prefix) for n in names) >= at_least
 
     wait_until(ok, timeout, 0.2, f"{at_least} connection(s) named {name_prefix}*")
+
+
+def nhs_number(seed: int) -> str:
+    """A valid NHS number in the 999 test range (Modulus 11), different for each seed."""
+    assert 0 <= seed < 500_000
+    for n in (seed, seed + 500_000):  # a seed whose check digit would be 10 moves to the other half
+        nine = f"999{n:06d}"
+        total = sum(int(d) * w for d, w in zip(nine, range(10, 1, -1), strict=True))
+        check = 11 - total % 11
+        check = 0 if check == 11 else check
+        if check != 10:
+            return nine + str(check)
+    raise AssertionError(f"no NHS number for seed {seed}")
+
+
+def another_child(doc: dict[str, Any], seed: int) -> dict[str, Any]:
+    """The same kind of event about a different child (no shared identifier, name or report)."""
+    import copy
+
+    doc = copy.deepcopy(doc)
+    doc["source"]["record_id"] = f"{doc['source']['record_id']}-{seed}"
+    doc["child"]["given_name"] = f"Child{seed}"
+    doc["child"]["ids"] = {"nhs_number": nhs_number(seed), "la_ids": [{"la_code": "886", "id": f"K{seed:06d}"}]}
+    police = doc.get("episode", {}).get("police")
+    if police:
+        police["reference"] = f"MP/2026/{500000 + seed:06d}"
+    return doc

@@ -9,7 +9,7 @@ import structlog
 from fastapi import FastAPI
 
 from gateway import __version__
-from gateway.api.routes import health, ingest
+from gateway.api.routes import health, ingest, review
 from gateway.broker.publisher import ConfirmedPublisher
 from gateway.ingest.service import IngestService
 from gateway.runtime import declare_topology, open_store
@@ -47,4 +47,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Missing-episode gateway", version=__version__, lifespan=lifespan)
     app.include_router(health.router)
     app.include_router(ingest.router)
+    app.include_router(review.router)
     return app

@@ -84,8 +84,8 @@ def apply_event(episode: Episode, field_times: dict[str, str], event: MissingEpi
     if event.event_type in (EventType.closed, EventType.cancelled):
         doc["closed_at"] = when
     # The episode opened when the child was reported; an earlier report arriving late moves it back.
-    reported = event.episode.reported_at
-    if event.event_type is EventType.reported and reported and reported < episode.opened_at:
+    reported = event.episode.reported_at or (when if event.event_type is EventType.reported else None)
+    if reported is not None and reported < episode.opened_at:
         doc["opened_at"] = reported
 
     ref = {

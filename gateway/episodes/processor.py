@@ -27,6 +27,9 @@ from tenacity import (
 )
 
 from gateway.episodes import lifecycle, repository
+from gateway.episodes.correlate import Thresholds, correlate
+from gateway.episodes.history import DEFAULT_WINDOWS
+from gateway.episodes.review import open_review, with_history
 from gateway.faults import failpoint
 from gateway.model import MissingEpisodeEvent
 from gateway.routing.record import record_notifications
@@ -54,7 +57,11 @@ class EventProcessor:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_commit: Callable[[], None] | None = None,
         transient_retry_s: float = 300.0,
+        thresholds: Thresholds | None = None,
+        windows: tuple[int, ...] = DEFAULT_WINDOWS,
     ):
+        self._thresholds = thresholds or Thresholds()
+        self._windows = windows
         self._sessions = sessions
         self._router = router
         self._clock = clock
@@ -90,17 +97,19 @@ class EventProcessor:
             if seen is not None:
                 log.info("processor.duplicate", event_id=str(event.event_id), first_event_id=str(seen))
                 return ProcessResult(event.event_id, duplicate=True)
-            row = repository.find_for_event(session, event)
-            is_new = row is None
+            match = correlate(session, event, self._thresholds)
+            row = match.episode
             if row is None:
-                episode_id = uuid.uuid4()
-                episode, times = lifecycle.new_episode(episode_id, event), {}
+                episode, times = lifecycle.new_episode(uuid.uuid4(), event), {}
             else:
                 episode, times = repository.load(row)
             episode = lifecycle.apply_event(episode, times, event)
+            episode = with_history(session, episode, self._windows)
             row = repository.save(session, row, episode, times, now)
-            if is_new:  # an existing episode was found through this very source record
-                repository.add_source(session, episode.episode_id, event)
+            repository.sync_keys(session, episode)
+            repository.add_source(session, episode.episode_id, event)
+            if match.review is not None:
+                open_review(session, episode.episode_id, match.review, now)
             session.add(
                 tables.Event(
                     event_id=event.event_id,
@@ -125,6 +134,7 @@ class EventProcessor:
             failpoint("processor.before_commit")
         log.info(
             "processor.processed",
+            correlation=match.how,
             event_id=str(event.event_id),
             episode_id=str(episode.episode_id),
             event_type=event.event_type.value,

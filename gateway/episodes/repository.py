@@ -1,44 +1,60 @@
-"""Episode rows in and out of the store. Correlation (for now): the same source record → the same
-episode. The correlation issue adds cross-references, strong identifiers and demographic matching."""
+"""Episode rows in and out of the store, with the identifiers correlation looks them up by."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from gateway.episodes import identity
 from gateway.model import Episode, MissingEpisodeEvent
 from gateway.store import tables
 
 
-def find_for_event(session: Session, event: MissingEpisodeEvent) -> tables.Episode | None:
-    """The episode this event's source record already belongs to, locked for update (PostgreSQL) so two
-    processors handling events of one episode take turns."""
-    episode_id = session.scalar(
-        select(tables.EpisodeSource.episode_id).where(
+def add_source(session: Session, episode_id: uuid.UUID, event: MissingEpisodeEvent) -> None:
+    exists = session.scalar(
+        select(tables.EpisodeSource.id).where(
             tables.EpisodeSource.system == event.source.system.value,
             tables.EpisodeSource.instance == event.source.instance,
             tables.EpisodeSource.record_id == event.source.record_id,
         )
     )
-    if episode_id is None:
-        return None
-    return session.scalar(
-        select(tables.Episode).where(tables.Episode.episode_id == episode_id).with_for_update()
-    )
-
-
-def add_source(session: Session, episode_id: uuid.UUID, event: MissingEpisodeEvent) -> None:
-    session.add(
-        tables.EpisodeSource(
-            system=event.source.system.value,
-            instance=event.source.instance,
-            record_id=event.source.record_id,
-            episode_id=episode_id,
+    if exists is None:
+        session.add(
+            tables.EpisodeSource(
+                system=event.source.system.value,
+                instance=event.source.instance,
+                record_id=event.source.record_id,
+                episode_id=episode_id,
+            )
         )
-    )
+
+
+def keys_of(episode: Episode) -> tuple[set[str], set[str]]:
+    force = episode.episode.police.force if episode.episode.police else None
+    return identity.child_keys(episode.child, force), identity.episode_keys(episode.episode)
+
+
+def sync_keys(session: Session, episode: Episode) -> None:
+    """Make ``episode_keys`` hold exactly this episode's current identifiers."""
+    child, own = keys_of(episode)
+    wanted = {(k, "child") for k in child} | {(k, "episode") for k in own}
+    have = {
+        (r.key, r.kind): r
+        for r in session.scalars(
+            select(tables.EpisodeKey).where(tables.EpisodeKey.episode_id == episode.episode_id)
+        )
+    }
+    for key, kind in wanted - set(have):
+        session.add(tables.EpisodeKey(key=key, kind=kind, episode_id=episode.episode_id))
+    for stale in set(have) - wanted:
+        session.delete(have[stale])
+
+
+def drop_keys(session: Session, episode_id: uuid.UUID) -> None:
+    session.execute(delete(tables.EpisodeKey).where(tables.EpisodeKey.episode_id == episode_id))
 
 
 def save(
@@ -59,6 +75,8 @@ def save(
         updated_at=now,
         state=state,
         field_times=dict(field_times),
+        date_of_birth=episode.child.date_of_birth,
+        started_at=episode.episode.last_seen_at or episode.episode.reported_at,
     )
     if row is None:
         row = tables.Episode(episode_id=episode.episode_id, version=1, **values)

@@ -61,3 +61,6 @@ class Episode(Canonical):
     closed_at: UtcDateTime | None = None
     episode_count_90d: int = 1
     episode_count_30d: int = 1
+    episode_counts: dict[str, int] = Field(default_factory=dict)
+    """Every configured window (``"30d"``, ``"90d"``, ``"365d"``...): the child's episodes that started
+    within that many days before this one's start, inclusive, this one included."""

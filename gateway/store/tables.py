@@ -7,7 +7,7 @@ could not be accepted, disclosures are the audit of what left about a child.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
@@ -92,6 +92,11 @@ class Episode(Base):
     # occurred_at of the event that set each field, so a late-arriving older event cannot overwrite
     # a newer value (events may arrive out of order).
     field_times: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Set when a reviewer merged this episode into another: it stays for the audit trail only.
+    merged_into: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    date_of_birth: Mapped[date | None] = mapped_column(index=True)
+    # The start of the absence as far as known (last seen, else reported): correlation windows use it.
+    started_at: Mapped[datetime | None]
 
 
 class EpisodeSource(Base):
@@ -174,3 +179,48 @@ class Timer(Base):
     created_at: Mapped[datetime]
     fired_at: Mapped[datetime | None]
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --- Correlation (episodes issue) ----------------------------------------------------------
+
+
+class EpisodeKey(Base):
+    """Identifiers an episode is known by: the child's strong ids (``nhs:…``, ``la:886:…``,
+    ``police-person:E23000015:…``) and the episode's own (``police-ref:E23000015:MP/2026/001234``).
+    Correlation looks events up here; history counts a child's episodes through the child keys."""
+
+    __tablename__ = "episode_keys"
+    __table_args__ = (UniqueConstraint("key", "episode_id", name="uq_episode_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # child | episode
+    episode_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("episodes.episode_id"), index=True)
+
+
+class ReviewItem(Base):
+    """A possible match below the auto-merge threshold: a person decides (merge or keep apart)."""
+
+    __tablename__ = "review_items"
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    episode_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("episodes.episode_id"), index=True)
+    candidate_episode_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("episodes.episode_id"), index=True)
+    score: Mapped[float]
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open, merged, kept_apart
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class EpisodeAudit(Base):
+    """Merges and splits: who, when, what moved. Nothing is deleted by either."""
+
+    __tablename__ = "episode_audit"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(16))  # merge, split, keep_apart
+    episode_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    other_episode_id: Mapped[uuid.UUID | None]
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime]
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

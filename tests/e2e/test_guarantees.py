@@ -23,13 +23,11 @@ from gateway.settings import Settings
 from gateway.store import tables
 from tests.conftest import Broker
 from tests.e2e.conftest import EXAMPLE, WorkerProcess, count
-from tests.helpers import bodies, close_connections, drain, wait_connections, wait_until
+from tests.helpers import another_child, bodies, close_connections, drain, wait_connections, wait_until
 
 
-def _event(record_id: str) -> bytes:
-    doc = json.loads(EXAMPLE)
-    doc["source"]["record_id"] = record_id
-    return json.dumps(doc).encode()
+def _event(seed: int) -> bytes:
+    return json.dumps(another_child(json.loads(EXAMPLE), seed)).encode()
 
 
 def test_processor_killed_after_commit_before_ack_does_nothing_twice(
@@ -135,7 +133,7 @@ def test_pipeline_recovers_when_the_broker_drops_every_connection(
 
     def send() -> None:
         for i in range(total):
-            body = _event(f"DROP/{i:04d}")
+            body = _event(i)
             for _ in range(100):  # a sender retries what was not accepted, as partners do
                 resp = api.post("/ingest/manual/demo", content=body)
                 if resp.status_code == 202:
@@ -154,7 +152,7 @@ def test_pipeline_recovers_when_the_broker_drops_every_connection(
         wait_connections(mgmt, settings.amqp_url, "test-worker-consumer")
     notes = bodies(drain(settings.amqp_url, "la.886.front_door", expect=total, timeout=90))
     record_ids = {n["payload"]["source_refs"][0]["record_id"] for n in notes}
-    assert record_ids == {f"DROP/{i:04d}" for i in range(total)}
+    assert record_ids == {f"DEMO/2026/0001-{i}" for i in range(total)}
     wait_until(lambda: count(settings, tables.Episode) == total, timeout=30, what="all episodes")
     assert count(settings, tables.Notification) == total
     wait_until(

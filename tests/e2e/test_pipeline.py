@@ -12,7 +12,7 @@ from gateway.runtime import Worker, open_store
 from gateway.settings import Settings
 from gateway.store import tables
 from tests.e2e.conftest import EXAMPLE, count
-from tests.helpers import bodies, drain, wait_until
+from tests.helpers import another_child, bodies, drain, wait_until
 
 
 def test_a_canonical_event_reaches_the_responsible_authoritys_front_door(
@@ -61,8 +61,7 @@ def test_the_same_event_sent_twice_creates_nothing_new(
         assert api.post("/ingest/manual/demo", content=EXAMPLE).status_code == 202
     # A different report sent afterwards: once it is processed, the repeat before it has been too
     # (one worker thread takes the queue in order).
-    sentinel = json.loads(EXAMPLE)
-    sentinel["source"]["record_id"] = "DEMO/2026/0002"
+    sentinel = another_child(json.loads(EXAMPLE), 2)
     assert api.post("/ingest/manual/demo", content=json.dumps(sentinel)).status_code == 202
     notes = bodies(drain(settings.amqp_url, "la.886.front_door", expect=2))
     assert len(notes) == 2
