@@ -99,6 +99,7 @@ class EventProcessor:
                 return ProcessResult(event.event_id, duplicate=True)
             match = correlate(session, event, self._thresholds)
             row = match.episode
+            times: dict[str, str]
             if row is None:
                 episode, times = lifecycle.new_episode(uuid.uuid4(), event), {}
             else:

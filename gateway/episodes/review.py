@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from gateway.episodes import lifecycle, repository
@@ -148,7 +148,7 @@ def _repoint(session: Session, from_id: uuid.UUID, to_id: uuid.UUID, event_ids: 
     if event_ids is not None:
         ev = ev.where(tables.Event.event_id.in_(event_ids))
         notes = notes.where(tables.Notification.event_id.in_(event_ids))
-    moved = session.execute(ev.values(episode_id=to_id)).rowcount
+    moved = cast(CursorResult[Any], session.execute(ev.values(episode_id=to_id))).rowcount
     note_ids = set(
         session.scalars(
             select(tables.Notification.notification_id).where(
@@ -276,7 +276,8 @@ def rebuild(session: Session, episode_id: uuid.UUID, now: datetime) -> Episode:
     )
     if not events:
         raise ReviewError(f"episode {episode_id} has no events")
-    episode, times = lifecycle.new_episode(episode_id, events[0]), {}
+    episode = lifecycle.new_episode(episode_id, events[0])
+    times: dict[str, str] = {}
     for event in events:
         episode = lifecycle.apply_event(episode, times, event)
     repository.sync_keys(session, episode)

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +28,10 @@ from gateway.broker.topology import INBOUND
 from gateway.model import MissingEpisodeEvent
 from gateway.store import tables
 from gateway.store.db import transaction
+
+if TYPE_CHECKING:
+    from gateway.runtime import ClosingIngestService
+    from gateway.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -258,8 +263,8 @@ class IngestService:
                 row.event_ids = event_ids
 
 
-def build_ingest_service(settings: object) -> IngestService:
+def build_ingest_service(settings: Settings) -> ClosingIngestService:
     """An IngestService with its own engine and publisher; call ``.close()`` when done."""
     from gateway.runtime import build_ingest_service as build  # runtime imports this module
 
-    return build(settings)  # type: ignore[arg-type]
+    return build(settings)

@@ -42,7 +42,7 @@ class SourceRef(Canonical):
 
 
 class Episode(Canonical):
-    schema_: Literal["missing-episode/1"] = Field(default=EPISODE_SCHEMA, alias="schema")
+    schema_: Literal["missing-episode/1"] = Field(default="missing-episode/1", alias="schema")
     episode_id: UUID
     status: EpisodeStatus = EpisodeStatus.open
     child: Child = Field(default_factory=Child)

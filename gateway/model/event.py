@@ -160,7 +160,7 @@ class AttachmentRef(Canonical):
 
 
 class MissingEpisodeEvent(Canonical):
-    schema_: Literal["missing-episode-event/1"] = Field(default=EVENT_SCHEMA, alias="schema")
+    schema_: Literal["missing-episode-event/1"] = Field(default="missing-episode-event/1", alias="schema")
     event_id: UUID = Field(default_factory=uuid4)
     event_type: EventType
     occurred_at: UtcDateTime

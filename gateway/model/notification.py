@@ -36,7 +36,9 @@ class RuleRef(Canonical):
 
 
 class Notification(Canonical):
-    schema_: Literal["missing-episode-notification/1"] = Field(default=NOTIFICATION_SCHEMA, alias="schema")
+    schema_: Literal["missing-episode-notification/1"] = Field(
+        default="missing-episode-notification/1", alias="schema"
+    )
     notification_id: UUID
     episode_id: UUID
     event_id: UUID | None = None
