@@ -27,12 +27,16 @@ def fresh_body() -> bytes:
     return variant(OPENED, setv("publishedAt", now))
 
 
-def test_unsigned_and_badly_signed_requests_are_refused_and_not_kept(settings: Settings, api: TestClient,
-                                                                    capfd: pytest.CaptureFixture[str]) -> None:
+def test_unsigned_and_badly_signed_requests_are_refused_and_not_kept(
+    settings: Settings, api: TestClient, capfd: pytest.CaptureFixture[str]
+) -> None:
     body = fresh_body()
     unsigned = api.post("/ingest/liberi/kent-liberi", content=body)
-    forged = api.post("/ingest/liberi/kent-liberi", content=body,
-                      headers={SIGNATURE_HEADER: sign(body, b"not-the-secret-not-the-secret-0123")})
+    forged = api.post(
+        "/ingest/liberi/kent-liberi",
+        content=body,
+        headers={SIGNATURE_HEADER: sign(body, b"not-the-secret-not-the-secret-0123")},
+    )
     assert unsigned.status_code == 401 and forged.status_code == 401
     assert unsigned.json()["raw_input_id"] is None and unsigned.json()["quarantine_id"] is None
     assert count(settings, tables.RawInput) == 0
@@ -41,11 +45,15 @@ def test_unsigned_and_badly_signed_requests_are_refused_and_not_kept(settings: S
     assert logged.out.count("ingest.unauthenticated") + logged.err.count("ingest.unauthenticated") == 2
 
 
-def test_a_correctly_signed_request_is_accepted_and_reaches_kent(settings: Settings, worker: Worker,
-                                                                 api: TestClient) -> None:
+def test_a_correctly_signed_request_is_accepted_and_reaches_kent(
+    settings: Settings, worker: Worker, api: TestClient
+) -> None:
     body = fresh_body()
-    resp = api.post("/ingest/liberi/kent-liberi", content=body,
-                    headers={SIGNATURE_HEADER: sign(body, SECRET.encode()), "content-type": "application/json"})
+    resp = api.post(
+        "/ingest/liberi/kent-liberi",
+        content=body,
+        headers={SIGNATURE_HEADER: sign(body, SECRET.encode()), "content-type": "application/json"},
+    )
     assert resp.status_code == 202, resp.text
     notes = drain(settings.amqp_url, "la.886.front_door", expect=1)
     assert len(notes) == 1
