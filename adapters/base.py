@@ -8,13 +8,16 @@ into a 4xx with the reason and keeps the raw input in quarantine. Any other exce
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from gateway.model import MissingEpisodeEvent
+
+IngestCall = Callable[[bytes, "str | None", str], Any]
+"""``(body, content_type, filename) -> outcome``: how a file-drop watcher hands a file to ingest."""
 
 
 class AdapterError(Exception):
@@ -97,3 +100,8 @@ class Adapter(ABC):
     @abstractmethod
     def parse(self, raw: RawInput) -> list[MissingEpisodeEvent]:
         """Return the events in ``raw`` or raise AdapterError naming what is wrong."""
+
+    def for_file_drop(self, ingest: IngestCall, directory: Path, instance: str) -> IngestCall:
+        """Adapt the ingest call of a file-drop folder. Sources whose files overlap (the Liquidlogic LCS
+        deltas) wrap it to keep a watermark; the rest take files as they are."""
+        return ingest

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gateway import logs
+from gateway import cli_ingest, logs
 from gateway.settings import get_settings
 
 app = typer.Typer(help="Missing-episode gateway", no_args_is_help=True)
@@ -28,6 +28,7 @@ episodes_app = typer.Typer(help="Episodes: show, split", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 app.add_typer(review_app, name="review")
 app.add_typer(episodes_app, name="episodes")
+app.add_typer(cli_ingest.app)  # `gateway ingest` and `gateway watch` at the top level
 console = Console(stderr=True)
 
 

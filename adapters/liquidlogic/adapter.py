@@ -3,17 +3,19 @@ one event). The format is sniffed from the bytes, so a file from the SFTP drop n
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import structlog
 
-from adapters.base import Adapter, InvalidInput, RawInput, UnreadableInput, WrongInstance
+from adapters.base import Adapter, IngestCall, InvalidInput, RawInput, UnreadableInput, WrongInstance
 from adapters.common.build import finish
 from adapters.common.metrics import count_ignored
 from adapters.liquidlogic.csv_extract import read_extract
 from adapters.liquidlogic.form_xml import read_notification
 from adapters.liquidlogic.mapping import LiquidlogicInstance
 from adapters.liquidlogic.record import LcsRecord, canonical_values, decide
+from adapters.liquidlogic.watermark import default_state_path, watermarked
 from adapters.mapping import load_source_mapping
 from adapters.registry import register
 from gateway.model import MissingEpisodeEvent
@@ -40,6 +42,10 @@ class LiquidlogicAdapter(Adapter):
 
     def instance_config(self, instance: str) -> LiquidlogicInstance:
         return load_source_mapping(self.mappings_dir, self.system, instance, LiquidlogicInstance)
+
+    def for_file_drop(self, ingest: IngestCall, directory: Path, instance: str) -> IngestCall:
+        """LCS deltas overlap and files get re-read: only rows not yet delivered go to ingest."""
+        return watermarked(ingest, default_state_path(directory), instance=instance)
 
     def parse(self, raw: RawInput) -> list[MissingEpisodeEvent]:
         config = self.instance_config(raw.instance)

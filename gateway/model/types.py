@@ -42,6 +42,6 @@ NhsNumber = Annotated[
 ]
 LaCode = Annotated[str, StringConstraints(pattern=r"^\d{3}$")]
 """DfE three-digit local authority code, e.g. ``"886"`` for Kent."""
-PfaCode = Annotated[str, StringConstraints(pattern=r"^E23\d{6}$")]
-"""ONS police force area code, e.g. ``E23000015`` for Staffordshire."""
+PfaCode = Annotated[str, StringConstraints(pattern=r"^[EW]23\d{6}$")]
+"""ONS police force area code, e.g. ``E23000015`` for Staffordshire (``W23…`` for the Welsh forces)."""
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
