@@ -136,7 +136,10 @@ def another_child(doc: dict[str, Any], seed: int) -> dict[str, Any]:
     doc = copy.deepcopy(doc)
     doc["source"]["record_id"] = f"{doc['source']['record_id']}-{seed}"
     doc["child"]["given_name"] = f"Child{seed}"
-    doc["child"]["ids"] = {"nhs_number": nhs_number(seed), "la_ids": [{"la_code": "886", "id": f"K{seed:06d}"}]}
+    doc["child"]["ids"] = {
+        "nhs_number": nhs_number(seed),
+        "la_ids": [{"la_code": "886", "id": f"K{seed:06d}"}],
+    }
     police = doc.get("episode", {}).get("police")
     if police:
         police["reference"] = f"MP/2026/{500000 + seed:06d}"
