@@ -27,6 +27,7 @@ from gateway.broker.topology import DEAD, PROCESS_QUEUE, RETRY, retry_routing_ke
 from gateway.episodes.processor import EventProcessor
 from gateway.faults import failpoint
 from gateway.model import MissingEpisodeEvent
+from gateway.timers.messages import KIND_HEADER, TIMER_KIND, TimerMessage
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +66,8 @@ class ProcessHandler:
         self._confirm_timeout = confirm_timeout
 
     def __call__(self, delivery: Delivery) -> Settle:
+        if delivery.headers.get(KIND_HEADER) == TIMER_KIND:  # sharing-rules issue: a due timer
+            return self._timer(delivery)
         try:
             event = MissingEpisodeEvent.model_validate_json(delivery.body)
         except ValidationError as exc:
@@ -132,6 +135,50 @@ class ProcessHandler:
             # Could not record it ourselves: let the queue's DLX dead-letter it (reason in x-death).
             return Settle.REJECT
         log.error("processor.dead_lettered", message_id=message_id, attempts=attempts, error=reason)
+        return Settle.ACK
+
+    # --- timers (sharing-rules issue) ---------------------------------------------------------
+    # Same settlement policy as events: unreadable → missing.dead; outage → requeue; any other error
+    # → retry queues, then missing.dead with the reason. A dead-lettered timer stays "firing" in the
+    # store; the scheduler takes it again after its lease and marks it failed after too many tries.
+
+    def _timer(self, delivery: Delivery) -> Settle:
+        try:
+            message = TimerMessage.model_validate_json(delivery.body)
+        except ValidationError as exc:
+            return self._dead(delivery, safe_reason(exc), attempts=1)
+        try:
+            self._processor.process_timer(message)
+        except OperationalError as exc:
+            log.warning(
+                "processor.timer_requeue_after_outage", timer_id=str(message.timer_id), error=safe_reason(exc)
+            )
+            return Settle.REQUEUE
+        except Exception as exc:
+            return self._timer_failed(delivery, message, exc)
+        return Settle.ACK
+
+    def _timer_failed(self, delivery: Delivery, message: TimerMessage, exc: Exception) -> Settle:
+        reason = safe_reason(exc)
+        attempts = self._attempts(delivery)
+        log.warning("processor.timer_failed", timer_id=str(message.timer_id), attempt=attempts, error=reason)
+        if attempts >= self._limit or not self._delays:
+            return self._dead(delivery, reason, attempts)
+        retries = int(delivery.headers.get(RETRIES_HEADER, 0) or 0)
+        delay = self._delays[min(retries, len(self._delays) - 1)]
+        headers = {**self._clean_headers(delivery), RETRIES_HEADER: retries + 1, ERROR_HEADER: reason}
+        try:
+            self._publisher.publish_and_wait(
+                RETRY,
+                retry_routing_key(delay),
+                delivery.body,
+                message_id=delivery.properties.message_id or f"timer-{message.timer_id}",
+                headers=headers,
+                mandatory=True,
+                timeout=self._confirm_timeout,
+            )
+        except PublishError:
+            return Settle.REQUEUE
         return Settle.ACK
 
     @staticmethod

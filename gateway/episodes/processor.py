@@ -36,6 +36,7 @@ from gateway.routing.record import record_notifications
 from gateway.routing.router import Router
 from gateway.store import tables
 from gateway.store.db import transaction
+from gateway.timers.messages import TimerMessage  # sharing-rules issue: process_timer
 
 log = structlog.get_logger(__name__)
 
@@ -147,3 +148,76 @@ class EventProcessor:
             episode_id=episode.episode_id,
             notification_ids=[r.notification.notification_id for r in routed],
         )
+
+    # --- timers (sharing-rules issue) -------------------------------------------------------------
+    # A due timer, handed on by gateway/timers/scheduler.py as a message on missing.inbound. ONE
+    # transaction: lock the episode (before the timer: the order events use, so the two cannot
+    # deadlock), skip a timer that already fired or was cancelled (a repeat message), let the router
+    # re-check the rule against the episode as it stands and build the notifications, record them.
+
+    def process_timer(self, message: TimerMessage) -> TimerResult:
+        race = Retrying(
+            retry=retry_if_exception_type(IntegrityError), stop=stop_after_attempt(3), reraise=True
+        )
+        outage = Retrying(
+            retry=retry_if_exception_type(OperationalError),
+            stop=stop_after_delay(self._transient_retry_s),
+            wait=wait_exponential(multiplier=0.2, max=5.0) + wait_random(0, 0.2),
+            reraise=True,
+            before_sleep=lambda s: log.warning("processor.database_unavailable", attempt=s.attempt_number),
+        )
+        result = outage(lambda: race(self._process_timer_once, message))
+        failpoint("timer.after_commit")
+        if result.notification_ids and self._on_commit:
+            self._on_commit()
+        return result
+
+    def _process_timer_once(self, message: TimerMessage) -> TimerResult:
+        now = self._clock()
+        with transaction(self._sessions) as session:
+
+            def lock_episode(episode_id: uuid.UUID) -> tables.Episode | None:
+                return session.scalar(
+                    select(tables.Episode).where(tables.Episode.episode_id == episode_id).with_for_update()
+                )
+
+            row = lock_episode(message.episode_id)
+            timer = session.scalar(
+                select(tables.Timer).where(tables.Timer.id == message.timer_id).with_for_update()
+            )
+            if timer is None or timer.status not in ("pending", "firing"):
+                log.info(
+                    "processor.timer_duplicate",
+                    timer_id=str(message.timer_id),
+                    status=timer.status if timer is not None else None,
+                )
+                return TimerResult(message.timer_id, duplicate=True)
+            if row is None or row.episode_id != timer.episode_id:  # moved by a merge since it was sent
+                row = lock_episode(timer.episode_id)
+            if row is None:
+                raise LookupError(f"timer {timer.id} refers to a missing episode")
+            episode, _ = repository.load(row)
+            routed = self._router.fire(session, episode, timer, now)
+            record_notifications(session, routed, now)
+            failpoint("timer.before_commit")
+        log.info(
+            "processor.timer_processed",
+            timer_id=str(message.timer_id),
+            rule_id=message.rule_id,
+            episode_id=str(episode.episode_id),
+            notifications=len(routed),
+        )
+        return TimerResult(
+            message.timer_id,
+            duplicate=False,
+            episode_id=episode.episode_id,
+            notification_ids=[r.notification.notification_id for r in routed],
+        )
+
+
+@dataclass
+class TimerResult:
+    timer_id: uuid.UUID
+    duplicate: bool
+    episode_id: uuid.UUID | None = None
+    notification_ids: list[uuid.UUID] = field(default_factory=list)

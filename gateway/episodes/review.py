@@ -9,6 +9,7 @@ episodes' state is rebuilt by replaying their events, and the action is audited 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -21,6 +22,10 @@ from gateway.episodes.correlate import Candidate
 from gateway.episodes.history import DEFAULT_WINDOWS, child_episodes, window_counts
 from gateway.model import Episode, MissingEpisodeEvent
 from gateway.store import tables
+
+Reconcile = Callable[[Session, Episode, datetime], None]
+"""Called with each rebuilt episode so the rules engine can bring its timers in line
+(``Router.reconcile``)."""
 
 
 class ReviewError(ValueError):
@@ -105,10 +110,15 @@ def _item(session: Session, item_id: uuid.UUID) -> tables.ReviewItem:
 
 
 def decide_merge(
-    session: Session, item_id: uuid.UUID, actor: str, now: datetime, note: str | None = None
+    session: Session,
+    item_id: uuid.UUID,
+    actor: str,
+    now: datetime,
+    note: str | None = None,
+    reconcile: Reconcile | None = None,
 ) -> uuid.UUID:
     item = _item(session, item_id)
-    survivor = merge(session, item.candidate_episode_id, item.episode_id, actor, now, note)
+    survivor = merge(session, item.candidate_episode_id, item.episode_id, actor, now, note, reconcile)
     item.status, item.decided_at, item.decided_by, item.note = "merged", now, actor, note
     return survivor
 
@@ -174,6 +184,7 @@ def merge(
     actor: str,
     now: datetime,
     note: str | None = None,
+    reconcile: Reconcile | None = None,
 ) -> uuid.UUID:
     """Merge two episodes of one child. The one that started first survives; returns its id."""
     if keep_id == other_id:
@@ -194,7 +205,7 @@ def merge(
     repository.drop_keys(session, other.episode_id)
     other.merged_into = keep.episode_id
     other.updated_at = now
-    rebuild(session, keep.episode_id, now)
+    rebuild(session, keep.episode_id, now, reconcile)
     session.add(
         tables.EpisodeAudit(
             action="merge",
@@ -215,6 +226,7 @@ def split(
     actor: str,
     now: datetime,
     note: str | None = None,
+    reconcile: Reconcile | None = None,
 ) -> uuid.UUID:
     """Move ``event_ids`` (and their source records) out of an episode into a new one; returns its id."""
     row = _episode(session, episode_id)
@@ -247,8 +259,8 @@ def split(
             )
             .values(episode_id=new_episode.episode_id)
         )
-    rebuild(session, episode_id, now)
-    rebuild(session, new_episode.episode_id, now)
+    rebuild(session, episode_id, now, reconcile)
+    rebuild(session, new_episode.episode_id, now, reconcile)
     session.add(
         tables.EpisodeAudit(
             action="split",
@@ -262,7 +274,9 @@ def split(
     return new_episode.episode_id
 
 
-def rebuild(session: Session, episode_id: uuid.UUID, now: datetime) -> Episode:
+def rebuild(
+    session: Session, episode_id: uuid.UUID, now: datetime, reconcile: Reconcile | None = None
+) -> Episode:
     """Recompute an episode from its events, in the order they happened."""
     row = session.get(tables.Episode, episode_id)
     if row is None:
@@ -284,4 +298,6 @@ def rebuild(session: Session, episode_id: uuid.UUID, now: datetime) -> Episode:
     session.flush()
     episode = with_history(session, episode)
     repository.save(session, row, episode, times, now)
+    if reconcile is not None:  # timers and normalisation follow the rebuilt state
+        reconcile(session, episode, now)
     return episode

@@ -16,6 +16,7 @@ from gateway.model.enums import (
     Role,
     Sex,
     SourceSystem,
+    Urgency,
 )
 from gateway.model.episode import Episode, RiskEntry, SourceRef
 from gateway.model.event import (
@@ -36,7 +37,7 @@ from gateway.model.event import (
     Source,
     Worker,
 )
-from gateway.model.notification import Notification, Recipient, RuleRef
+from gateway.model.notification import Notification, Recipient, RuleCitation, RuleConflict, RuleRef
 
 __all__ = [
     "AttachmentRef",
@@ -70,10 +71,13 @@ __all__ = [
     "RiskFactor",
     "RiskLevel",
     "Role",
+    "RuleCitation",
+    "RuleConflict",
     "RuleRef",
     "Sex",
     "Source",
     "SourceRef",
     "SourceSystem",
+    "Urgency",
     "Worker",
 ]

@@ -139,6 +139,16 @@ class NotificationKind(StrEnum):
     task = "task"
 
 
+class Urgency(StrEnum):
+    """How soon a notification must reach its recipient (docs/rules.md): ``immediate`` and ``standard``
+    are sent when the rule fires (delivery may order them); ``digest`` is held and sent before the next
+    school day (Operation Encompass style), with the episode as it stands then."""
+
+    immediate = "immediate"
+    standard = "standard"
+    digest = "digest"
+
+
 class Role(StrEnum):
     """Recipient roles (CANONICAL.md). Extend only when a protocol needs it."""
 

@@ -6,12 +6,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import Field
 
-from gateway.model.enums import NotificationKind, RecipientKind, Role
+from gateway.model.enums import NotificationKind, RecipientKind, Role, Urgency
 from gateway.model.event import Canonical
 from gateway.model.types import NonEmptyStr, UtcDateTime
 
@@ -35,6 +36,24 @@ class RuleRef(Canonical):
     cite: NonEmptyStr
 
 
+class RuleCitation(Canonical):
+    """One rule that asked for this notification (docs/rules.md "Deduplication")."""
+
+    id: NonEmptyStr
+    area: NonEmptyStr
+    cite: NonEmptyStr
+    lawful_basis: str | None = None
+    due_by: UtcDateTime | None = None
+
+
+class RuleConflict(Canonical):
+    """Rules that asked for one notification but disagreed: what each wanted and what was kept."""
+
+    field: NonEmptyStr
+    values: dict[str, str]
+    kept: str
+
+
 class Notification(Canonical):
     schema_: Literal["missing-episode-notification/1"] = Field(
         default="missing-episode-notification/1", alias="schema"
@@ -51,6 +70,19 @@ class Notification(Canonical):
     lawful_basis: NonEmptyStr
     profile: NonEmptyStr
     payload: dict[str, Any]
+    # Added by the sharing-rules engine (optional, so documents without them stay valid): every rule
+    # that asked for this notification, ``rule`` (the earliest deadline) first; any disagreement
+    # between them; and the urgency the delivery layer should honour.
+    rules: list[RuleCitation] = Field(default_factory=list)
+    conflicts: list[RuleConflict] = Field(default_factory=list)
+    urgency: Urgency | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The JSON document: absent values left out, except ``event_id``, which is an explicit null
+        for a notification a timer created (CANONICAL.md §3)."""
+        doc = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        doc.setdefault("event_id", None)
+        return doc
 
     def to_json(self) -> bytes:
-        return self.model_dump_json(by_alias=True, exclude_none=True).encode()
+        return json.dumps(self.document(), separators=(",", ":")).encode()

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.model import Episode
+from gateway.rules.paths import is_path
 
 ALWAYS = ("schema", "episode_id", "status")
 """Every payload says which episode it is about and where it stands."""
@@ -34,9 +35,36 @@ def load_profiles(mappings_dir: Path) -> dict[str, Profile]:
     path = mappings_dir / "profiles.yaml"
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return {name: Profile.model_validate(body) for name, body in raw["profiles"].items()}
-    except (OSError, KeyError, TypeError, yaml.YAMLError, ValidationError) as exc:
+        profiles = {name: Profile.model_validate(body) for name, body in raw["profiles"].items()}
+    except (OSError, KeyError, TypeError, AttributeError, yaml.YAMLError, ValidationError) as exc:
         raise ProfileFileError(f"{path}: {exc}") from exc
+    # A misspelt path would only withhold data, but it means the profile does not say what its author
+    # meant: refuse it, naming the profile and the field.
+    problems = [
+        f"{path}: profile {name}: field {f!r} is not a field of the Episode"
+        for name, profile in profiles.items()
+        for f in profile.fields
+        if f != "*" and not is_path(f)
+    ]
+    if problems:
+        raise ProfileFileError("\n".join(problems))
+    return profiles
+
+
+def allows(profile: Profile, path: str) -> bool:
+    """Whether ``path`` (a leaf or a group) is disclosed in full by ``profile``."""
+    return _allowed(path, [*ALWAYS, *profile.fields])
+
+
+def union(names: list[str], profiles: dict[str, Profile]) -> Profile:
+    """One notification asked for by rules with different profiles discloses what each rule allowed:
+    the union of their allow-lists (every field is justified by at least one rule and its basis)."""
+    fields: list[str] = []
+    for name in names:
+        for f in profiles[name].fields:
+            if f not in fields:
+                fields.append(f)
+    return Profile(description="union of " + ", ".join(names), fields=fields)
 
 
 def _allowed(path: str, allow: list[str]) -> bool:

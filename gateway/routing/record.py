@@ -1,14 +1,21 @@
 """Write routed notifications into the current transaction: the notification, its disclosure record
-(the ICO data-sharing code's "what, to whom, when, why") and the outbox row that will carry it."""
+(the ICO data-sharing code's "what, to whom, when, why") and the outbox row that will carry it.
+
+The disclosure row names the primary rule and cite, every contributing rule with its cite in
+``rules``, and every lawful basis; the notification it points to also carries any disagreement between
+rules in ``body.conflicts`` (see :func:`disclosure_record`)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.broker.topology import NOTIFICATIONS
-from gateway.routing.router import Routed
+from gateway.routing.merge import Routed
 from gateway.store import tables
 from gateway.store.outbox import enqueue
 
@@ -30,7 +37,7 @@ def record_notifications(session: Session, routed: list[Routed], now: datetime) 
                 kind=n.kind.value,
                 rule_id=n.rule.id,
                 profile=n.profile,
-                body=n.model_dump(mode="json", by_alias=True, exclude_none=True),
+                body=n.document(),
             )
         )
         session.flush()  # the disclosure references the notification
@@ -45,6 +52,8 @@ def record_notifications(session: Session, routed: list[Routed], now: datetime) 
                 profile=n.profile,
                 rule_id=n.rule.id,
                 cite=n.rule.cite,
+                rules=[c.model_dump(mode="json", exclude_none=True) for c in n.rules]
+                or [n.rule.model_dump(mode="json")],
                 lawful_basis=n.lawful_basis,
                 consent=r.consent,
                 disclosed_at=now,
@@ -56,6 +65,36 @@ def record_notifications(session: Session, routed: list[Routed], now: datetime) 
             routing_key=n.recipient.routing_key,
             message_id=str(n.notification_id),
             body=n.to_json(),
-            headers={"x-episode-id": str(n.episode_id), "x-rule-id": n.rule.id},
+            headers={
+                "x-episode-id": str(n.episode_id),
+                "x-rule-id": n.rule.id,
+                "x-rule-ids": ",".join(r.id for r in n.rules) or n.rule.id,
+            },
             now=now,
         )
+
+
+def disclosure_record(session: Session, notification_id: uuid.UUID) -> dict[str, Any] | None:
+    """The full ICO data-sharing record of one disclosure: fields sent, recipient, when, every rule id
+    and cite that asked for it, the lawful bases and the consent position."""
+    row = session.scalar(
+        select(tables.Disclosure).where(tables.Disclosure.notification_id == notification_id)
+    )
+    note = session.get(tables.Notification, notification_id)
+    if row is None or note is None:
+        return None
+    rules = list(row.rules or []) or note.body.get("rules") or [{"id": row.rule_id, "cite": row.cite}]
+    return {
+        "notification_id": str(notification_id),
+        "episode_id": str(row.episode_id),
+        "recipient": {"kind": row.recipient_kind, "id": row.recipient_id, "role": row.recipient_role},
+        "disclosed_at": row.disclosed_at.isoformat(),
+        "fields": list(row.fields),
+        "profile": row.profile,
+        "rules": rules,
+        "rule_ids": [r["id"] for r in rules],
+        "cites": [r["cite"] for r in rules],
+        "lawful_basis": row.lawful_basis,
+        "consent": row.consent,
+        "conflicts": note.body.get("conflicts", []),
+    }

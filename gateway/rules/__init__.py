@@ -1,0 +1,1 @@
+"""Sharing rules: the rule language (model), loader/validator, evaluator and calendars (docs/rules.md)."""
