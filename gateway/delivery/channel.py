@@ -31,8 +31,22 @@ class DeliveryResult:
     receipt: dict[str, Any] = field(default_factory=dict)  # e.g. {"http_status": 201, "location": "..."}
 
 
+@dataclass(frozen=True)
+class ChannelContext:
+    """What a delivery worker offers a channel when it builds one (see :meth:`Channel.create`)."""
+
+    settings: Any  # gateway.settings.Settings
+    publisher: Any = None  # a started gateway.broker.publisher.ConfirmedPublisher, for AMQP channels
+
+
 class Channel(ABC):
     name: ClassVar[str]
+
+    @classmethod
+    def create(cls, context: ChannelContext) -> Channel:
+        """Build the channel a delivery worker uses; override to read configuration from
+        ``context.settings`` (timeouts, TLS files, credentials named there)."""
+        return cls()
 
     @abstractmethod
     def deliver(self, notification: Notification, endpoint: dict[str, Any]) -> DeliveryResult:

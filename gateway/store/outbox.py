@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import pika.exceptions
 import structlog
-from pika.adapters.blocking_connection import BlockingConnection
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.broker.connection import parameters
 from gateway.broker.publisher import ConfirmedPublisher, PublishError
-from gateway.broker.topology import NOTIFICATIONS, declare_recipient_queue
+from gateway.broker.topology import NOTIFICATIONS
 from gateway.store.db import transaction
 from gateway.store.tables import Outbox
 
@@ -51,43 +49,14 @@ def enqueue(
     )
 
 
-class RecipientQueues:
-    """Makes sure each recipient routing key has its durable queue before anything is published to it.
+class QueueEnsurer(Protocol):
+    """Makes sure what the relay is about to publish has somewhere to go (a topic exchange drops a
+    message no queue is bound for). The delivery layer's ``DirectoryQueues`` is the implementation:
+    the delivery dispatch queue (bound ``#``) and each AMQP recipient's own queue from the directory."""
 
-    Interim until ``gateway recipients provision`` (delivery issue): without a bound queue a topic
-    exchange drops the message, so the relay publishes ``mandatory`` and declares the queue first.
-    """
+    def ensure(self, routing_keys: set[str]) -> None: ...
 
-    def __init__(self, url: str, heartbeat: int = 30):
-        self._params = parameters(url, heartbeat=heartbeat, name="gateway-relay-declare")
-        self._conn: BlockingConnection | None = None
-        self._known: set[str] = set()
-
-    def ensure(self, routing_keys: set[str]) -> None:
-        missing = routing_keys - self._known
-        if not missing:
-            return
-        for attempt in (1, 2):  # a connection the broker dropped is noticed only when used: reconnect once
-            try:
-                if self._conn is None or not self._conn.is_open:
-                    self._conn = BlockingConnection(self._params)
-                channel = self._conn.channel()
-                for key in sorted(missing):
-                    declare_recipient_queue(channel, key)
-                    self._known.add(key)
-                channel.close()
-                return
-            except pika.exceptions.AMQPConnectionError:
-                self._conn = None
-                if attempt == 2:
-                    raise
-
-    def close(self) -> None:
-        if self._conn is not None and self._conn.is_open:
-            try:
-                self._conn.close()
-            except pika.exceptions.AMQPError:
-                log.debug("outbox.declare_connection_already_closed")
+    def close(self) -> None: ...
 
 
 class OutboxRelay:
@@ -95,7 +64,7 @@ class OutboxRelay:
         self,
         sessions: sessionmaker[Session],
         publisher: ConfirmedPublisher,
-        queues: RecipientQueues | None,
+        queues: QueueEnsurer | None,
         *,
         batch_size: int = 500,
         poll_interval: float = 0.2,
