@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export GATEWAY_TEST_AMQP_URL ?= amqp://guest:guest@localhost:5672/%2F
 export GATEWAY_TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
+export GATEWAY_TEST_MESH_SANDBOX_PYTHON ?= $(CURDIR)/.venv-mesh-sandbox/bin/python
 
 .PHONY: run test install services lint fuzz schemas clean
 
@@ -22,7 +23,14 @@ run: install services
 	$(VENV)/bin/gateway db upgrade
 	$(VENV)/bin/gateway run
 
-test: install
+# mesh-sandbox (NHS England's MESH test server) pins its own FastAPI: it gets a virtualenv of its own.
+MESH_VENV ?= .venv-mesh-sandbox
+$(MESH_VENV)/.installed:
+	python3 -m venv $(MESH_VENV)
+	$(MESH_VENV)/bin/pip install -q "mesh-sandbox==1.0.137"
+	touch $@
+
+test: install $(MESH_VENV)/.installed
 	bash scripts/ensure-services.sh --postgres
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -m "not slow"

@@ -12,7 +12,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gateway import cli_ingest, logs
+from gateway import cli_delivery, cli_ingest, logs
+from gateway.cli_rules import rules_app, simulate_command, timers_app
 from gateway.settings import get_settings
 
 app = typer.Typer(help="Missing-episode gateway", no_args_is_help=True)
@@ -29,6 +30,10 @@ app.add_typer(export_app, name="export")
 app.add_typer(review_app, name="review")
 app.add_typer(episodes_app, name="episodes")
 app.add_typer(cli_ingest.app)  # `gateway ingest` and `gateway watch` at the top level
+app.add_typer(cli_delivery.app)  # `gateway deliver`, `gateway recipients …`, `gateway dead …`
+app.add_typer(rules_app, name="rules")  # gateway rules check | explain FILE [--at T] [--json]
+app.add_typer(timers_app, name="timers")  # gateway timers run (standalone scheduler)
+app.command("simulate")(simulate_command)  # gateway simulate SCENARIO.yaml [--json]
 console = Console(stderr=True)
 
 
@@ -61,6 +66,17 @@ def schema_export(directory: Path) -> None:
 
     for path in export(directory):
         console.print(f"wrote {path}")
+
+
+@schema_app.command("openapi")
+def schema_openapi(path: Path) -> None:
+    """Write the API's OpenAPI document (committed as docs/openapi.json)."""
+    from gateway.api.app import create_app
+
+    path.write_text(
+        json.dumps(create_app(get_settings()).openapi(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    console.print(f"wrote {path}")
 
 
 @app.command()
@@ -222,6 +238,7 @@ def _decide(item: str, by: str, note: str | None, merge: bool) -> None:
     import uuid
 
     from gateway.episodes.review import ReviewError, decide_keep_apart, decide_merge
+    from gateway.runtime import build_router
     from gateway.store.db import transaction
 
     engine, sessions = _sessions()
@@ -229,7 +246,8 @@ def _decide(item: str, by: str, note: str | None, merge: bool) -> None:
         with transaction(sessions) as s:
             now = datetime.now(UTC)
             if merge:
-                survivor = decide_merge(s, uuid.UUID(item), by, now, note)
+                router = build_router(get_settings())
+                survivor = decide_merge(s, uuid.UUID(item), by, now, note, router.reconcile)
                 console.print(f"merged into episode {survivor}")
             else:
                 decide_keep_apart(s, uuid.UUID(item), by, now, note)
@@ -272,12 +290,22 @@ def episodes_split(
     import uuid
 
     from gateway.episodes.review import ReviewError, split
+    from gateway.runtime import build_router
     from gateway.store.db import transaction
 
     engine, sessions = _sessions()
     try:
         with transaction(sessions) as s:
-            new_id = split(s, uuid.UUID(episode), {uuid.UUID(e) for e in event}, by, datetime.now(UTC), note)
+            router = build_router(get_settings())
+            new_id = split(
+                s,
+                uuid.UUID(episode),
+                {uuid.UUID(e) for e in event},
+                by,
+                datetime.now(UTC),
+                note,
+                router.reconcile,
+            )
         console.print(f"new episode {new_id}")
     except ReviewError as exc:
         console.print(f"[red]{exc}[/red]")
@@ -318,6 +346,104 @@ def episodes_history(episode: str) -> None:
             p.found_at.isoformat() if p.found_at else "",
         )
     Console().print(table)
+
+
+keys_app = typer.Typer(help="API keys: create (shown once), list, revoke", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[
+        str, typer.Option(help="who or what uses it, e.g. 'Staffordshire Police COMPACT export'")
+    ],
+    role: Annotated[str, typer.Option(help="source, recipient or operator")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="ingest:SYSTEM/INSTANCE (source) or recipient:KIND.ID[.ROLE] (recipient); repeat"),
+    ] = None,
+    days: Annotated[int, typer.Option(help="valid for this many days")] = 365,
+) -> None:
+    """Create a key. It is printed once and stored only as a hash: keep it now."""
+    from gateway.security.keys import KeyError_, create_key
+    from gateway.store.db import transaction
+
+    engine, sessions = _sessions()
+    try:
+        with transaction(sessions) as s:
+            new = create_key(s, name=name, role=role, scopes=list(scope or []), days=days)  # type: ignore[arg-type]
+    except KeyError_ as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    console.print(f"key {new.prefix} created for {role}; it will not be shown again:")
+    typer.echo(new.secret)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Keys by prefix, role, scopes and state (never the keys themselves)."""
+    from rich.table import Table
+
+    from gateway.security.keys import list_keys
+
+    engine, sessions = _sessions()
+    try:
+        with sessions() as s:
+            rows = list_keys(s)
+    finally:
+        engine.dispose()
+    table = Table("prefix", "name", "role", "scopes", "expires", "state", "last used")
+    now = datetime.now(UTC)
+    for r in rows:
+        state = "revoked" if r.revoked_at else "expired" if r.expires_at and r.expires_at <= now else "active"
+        table.add_row(
+            r.prefix,
+            r.name,
+            r.role,
+            " ".join(r.scopes),
+            r.expires_at.date().isoformat() if r.expires_at else "never",
+            state,
+            r.last_used_at.isoformat() if r.last_used_at else "",
+        )
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(prefix: str) -> None:
+    """Revoke a key at once (it is refused from the next request)."""
+    from gateway.security.keys import revoke_key
+    from gateway.store.db import transaction
+
+    engine, sessions = _sessions()
+    try:
+        with transaction(sessions) as s:
+            done = revoke_key(s, prefix)
+    finally:
+        engine.dispose()
+    if not done:
+        console.print(f"[red]no active key {prefix}[/red]")
+        raise typer.Exit(2)
+    console.print(f"key {prefix} revoked")
+
+
+retention_app = typer.Typer(help="Retention of personal data", no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+
+
+@retention_app.command("run")
+def retention_run() -> None:
+    """Delete what is past its retention period (GATEWAY_RETENTION_*_DAYS); the run is audited."""
+    from gateway.retention import run_retention
+
+    engine, sessions = _sessions()
+    try:
+        report = run_retention(sessions, get_settings())
+    finally:
+        engine.dispose()
+    for name, n in vars(report).items():
+        console.print(f"{name.replace('_', ' ')}: {n}")
 
 
 def main() -> None:

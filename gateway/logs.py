@@ -13,8 +13,19 @@ import sys
 import structlog
 
 
+class _CurrentStderr:
+    """Write to whatever ``sys.stderr`` is now, not the stream it was when logging was configured
+    (test runners and daemons replace it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(level: str = "INFO", json: bool = True) -> None:
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper(), force=True)
+    logging.basicConfig(format="%(message)s", stream=_CurrentStderr(), level=level.upper(), force=True)
     logging.getLogger("pika").setLevel(logging.WARNING)
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
@@ -26,6 +37,6 @@ def configure(level: str = "INFO", json: bool = True) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

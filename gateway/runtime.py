@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pika
 from sqlalchemy import Engine
@@ -17,14 +18,19 @@ from gateway.broker.connection import parameters
 from gateway.broker.consumer import Consumer
 from gateway.broker.publisher import ConfirmedPublisher
 from gateway.broker.topology import PROCESS_QUEUE, declare_core
+from gateway.delivery.directory import Directory, directory_from_settings
+from gateway.delivery.provision import DirectoryQueues
+from gateway.delivery.worker import DeliveryService, build_delivery
 from gateway.episodes.handler import ProcessHandler
+from gateway.episodes.history import DEFAULT_WINDOWS
 from gateway.episodes.processor import EventProcessor
 from gateway.ingest.service import IngestService
-from gateway.routing.profiles import load_profiles
 from gateway.routing.router import Router
+from gateway.rules.loader import load_rulebook
 from gateway.settings import Settings
 from gateway.store.db import make_engine, make_sessionmaker
-from gateway.store.outbox import OutboxRelay, RecipientQueues
+from gateway.store.outbox import OutboxRelay
+from gateway.timers.scheduler import AmqpTransport, TimerScheduler
 
 
 def open_store(settings: Settings) -> tuple[Engine, sessionmaker[Session]]:
@@ -45,35 +51,77 @@ def declare_topology(settings: Settings) -> None:
 
 @dataclass
 class Worker:
-    """Processor (consumer of ``gateway.process``) and outbox relay, each on its own threads."""
+    """Processor (consumer of ``gateway.process``) and outbox relay, each on its own threads; the
+    timer scheduler and the delivery workers (dispatcher, one consumer per channel) when enabled."""
 
     consumer: Consumer
     relay: OutboxRelay
     publisher: ConfirmedPublisher
-    queues: RecipientQueues
+    queues: DirectoryQueues
     threads: list[threading.Thread] = field(default_factory=list)
+    scheduler: TimerScheduler | None = None  # fires due timers into missing.inbound (docs/rules.md)
+    delivery: DeliveryService | None = None  # docs/recipients.md
 
     def start(self) -> Worker:
         self.threads = [self.consumer.run_in_thread(), self.relay.run_in_thread()]
+        if self.scheduler is not None:
+            self.threads.append(self.scheduler.run_in_thread())
+        if self.delivery is not None:
+            self.delivery.start()
         return self
 
     def stop(self, timeout: float = 15.0) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         self.consumer.stop()
         self.relay.stop()
         for t in self.threads:
             t.join(timeout)
+        if self.delivery is not None:
+            self.delivery.stop(timeout)
         self.publisher.close()
         self.queues.close()
 
 
+def build_router(settings: Settings) -> Router:
+    """The sharing-rules engine over ``settings.mappings_dir``; invalid rule files stop start-up here,
+    naming each file, rule and field (RuleFileError)."""
+    return Router(rulebook=load_rulebook(settings.mappings_dir))
+
+
+def build_scheduler(
+    settings: Settings, sessions: sessionmaker[Session], publisher: ConfirmedPublisher, *, name: str
+) -> TimerScheduler:
+    return TimerScheduler(
+        sessions,
+        AmqpTransport(publisher, confirm_timeout=settings.publish_confirm_timeout_s),
+        poll_interval=settings.timer_poll_interval_s,
+        lease=timedelta(seconds=settings.timer_lease_s),
+        name=f"{name}-timers",
+    )
+
+
+def load_directory(settings: Settings) -> Directory:
+    """The recipient directory; an invalid file stops start-up here, naming file and entry."""
+    return directory_from_settings(settings)
+
+
 def build_worker(
-    settings: Settings, sessions: sessionmaker[Session], *, name: str = "gateway-worker"
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    *,
+    name: str = "gateway-worker",
+    with_scheduler: bool = True,
+    with_delivery: bool | None = None,
 ) -> Worker:
+    directory = load_directory(settings)
     publisher = ConfirmedPublisher(
         settings.amqp_url, name=f"{name}-publisher", heartbeat=settings.heartbeat_s
     )
     publisher.start(wait=None)
-    queues = RecipientQueues(settings.amqp_url, heartbeat=settings.heartbeat_s)
+    queues = DirectoryQueues(
+        settings.amqp_url, directory, settings.delivery_retry_delays_ms, heartbeat=settings.heartbeat_s
+    )
     relay = OutboxRelay(
         sessions,
         publisher,
@@ -82,7 +130,13 @@ def build_worker(
         poll_interval=settings.relay_poll_interval_s,
         confirm_timeout=settings.publish_confirm_timeout_s,
     )
-    processor = EventProcessor(sessions, Router(load_profiles(settings.mappings_dir)), on_commit=relay.wake)
+    router = build_router(settings)
+    processor = EventProcessor(
+        sessions,
+        router,
+        on_commit=relay.wake,
+        windows=tuple(sorted(set(DEFAULT_WINDOWS) | set(router.rulebook.windows()))),
+    )
     handler = ProcessHandler(
         processor,
         publisher,
@@ -101,7 +155,12 @@ def build_worker(
             ch, delivery_limit=settings.delivery_limit, retry_delays_ms=settings.retry_delays_ms
         ),
     )
-    return Worker(consumer, relay, publisher, queues)
+    scheduler = build_scheduler(settings, sessions, publisher, name=name) if with_scheduler else None
+    deliver = settings.delivery_enabled if with_delivery is None else with_delivery
+    delivery = (
+        build_delivery(settings, sessions, publisher, directory, name=f"{name}-delivery") if deliver else None
+    )
+    return Worker(consumer, relay, publisher, queues, scheduler=scheduler, delivery=delivery)
 
 
 class ClosingIngestService(IngestService):

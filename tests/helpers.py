@@ -14,7 +14,7 @@ import pika.exceptions
 
 
 def wait_until(
-    predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05, what: str = "condition"
+    predicate: Callable[[], Any], timeout: float = 45.0, interval: float = 0.05, what: str = "condition"
 ) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -26,7 +26,7 @@ def wait_until(
 
 
 def drain(
-    amqp_url: str, queue: str, *, expect: int | None = None, timeout: float = 20.0
+    amqp_url: str, queue: str, *, expect: int | None = None, timeout: float = 45.0
 ) -> list[tuple[pika.BasicProperties, bytes]]:
     """Consume (and ack) everything in ``queue``; with ``expect``, wait until that many arrived.
 
@@ -84,7 +84,7 @@ def _connections(api: httpx.Client, vhost_url: str, name_prefix: str | None) -> 
 
 
 def close_connections(
-    api: httpx.Client, vhost_url: str, name_prefix: str | None = None, timeout: float = 20.0
+    api: httpx.Client, vhost_url: str, name_prefix: str | None = None, timeout: float = 45.0
 ) -> int:
     """Force-close client connections from the server side (as a broker restart or network cut would).
 
@@ -104,7 +104,7 @@ def close_connections(
 
 
 def wait_connections(
-    api: httpx.Client, vhost_url: str, name_prefix: str, at_least: int = 1, timeout: float = 20.0
+    api: httpx.Client, vhost_url: str, name_prefix: str, at_least: int = 1, timeout: float = 45.0
 ) -> None:
     vhost = urllib.parse.unquote(urllib.parse.urlsplit(vhost_url).path.lstrip("/"))
 

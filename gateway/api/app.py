@@ -6,13 +6,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from gateway import __version__
-from gateway.api.routes import health, ingest, review
+from gateway.api import metrics
+from gateway.api.middleware import SecurityHeaders
+from gateway.api.routes import dead, episodes, fhir, health, ingest, notifications, quarantine, review, rules
 from gateway.broker.publisher import ConfirmedPublisher
 from gateway.ingest.service import IngestService
-from gateway.runtime import declare_topology, open_store
+from gateway.runtime import build_router, declare_topology, open_store
+from gateway.security.jwt import JwtVerifier
+from gateway.security.ratelimit import RateLimiter
 from gateway.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -38,6 +44,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ingest = IngestService(
             sessions, publisher, settings.mappings_dir, confirm_timeout=settings.publish_confirm_timeout_s
         )
+        app.state.jwt = (
+            JwtVerifier(
+                issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url
+            )
+            if settings.jwt_issuer and settings.jwt_audience and settings.jwks_url
+            else None
+        )
+        app.state.ratelimit = RateLimiter(settings.rate_limit_per_minute)
+        app.state.router = build_router(settings)  # review decisions reconcile timers through it
+        app.state.metrics = metrics.registry_for(sessions, settings.amqp_url)
         try:
             yield
         finally:
@@ -45,7 +61,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.dispose()
 
     app = FastAPI(title="Missing-episode gateway", version=__version__, lifespan=lifespan)
+    app.add_middleware(SecurityHeaders, hsts=settings.hsts)
+
+    @app.exception_handler(DataError)
+    async def _bad_characters(_request: Request, _exc: DataError) -> JSONResponse:
+        # The database refused a value (e.g. a NUL character PostgreSQL cannot store): the caller's input.
+        return JSONResponse(
+            status_code=422,
+            content={"detail": "a value in the request cannot be stored (invalid characters)"},
+        )
+
     app.include_router(health.router)
     app.include_router(ingest.router)
     app.include_router(review.router)
+    app.include_router(metrics.router)
+    app.include_router(episodes.router)
+    app.include_router(notifications.router)
+    app.include_router(quarantine.router)
+    app.include_router(rules.router)
+    app.include_router(dead.router)
+    app.include_router(fhir.router)
     return app

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +25,7 @@ from adapters.mapping import MappingFileError
 from adapters.registry import get_adapter
 from gateway.broker.publisher import BrokerUnavailable, ConfirmedPublisher, PublishError, wait_confirmed
 from gateway.broker.topology import INBOUND
+from gateway.metrics import INGESTED
 from gateway.model import MissingEpisodeEvent
 from gateway.store import tables
 from gateway.store.db import transaction
@@ -84,7 +85,19 @@ class IngestService:
         self._mappings_dir = mappings_dir
         self._confirm_timeout = confirm_timeout
 
-    def ingest(
+    def ingest(self, system: str, instance: str, body: bytes, **kwargs: Any) -> IngestResult:
+        try:
+            result = self._ingest(system, instance, body, **kwargs)
+        except Rejected as exc:
+            INGESTED.labels(system[:32], instance[:64], exc.code).inc()
+            raise
+        except PublishFailed:
+            INGESTED.labels(system[:32], instance[:64], "unavailable").inc()
+            raise
+        INGESTED.labels(system[:32], instance[:64], "accepted").inc()
+        return result
+
+    def _ingest(
         self,
         system: str,
         instance: str,
@@ -94,6 +107,7 @@ class IngestService:
         filename: str | None = None,
         headers: Mapping[str, str] | None = None,
         channel: str = "http",
+        retry_of: uuid.UUID | None = None,
     ) -> IngestResult:
         received_at = datetime.now(UTC)
         raw = RawInput(
@@ -107,7 +121,9 @@ class IngestService:
         try:
             adapter = get_adapter(system, self._mappings_dir)
             authenticate = getattr(adapter, "authenticate", None)
-            if authenticate is not None:
+            # A quarantined input being retried was authenticated when it first arrived (an
+            # unauthenticated one is never stored), and its signature headers were not kept.
+            if authenticate is not None and not retry_of:
                 authenticate(raw)
         except Unauthenticated as exc:
             # Nothing from an unauthenticated sender is stored: an audit line is all that is kept.

@@ -144,6 +144,8 @@ class Disclosure(Base):
     profile: Mapped[str] = mapped_column(String(64))
     rule_id: Mapped[str] = mapped_column(String(128))
     cite: Mapped[str] = mapped_column(String(128))
+    # Every rule that asked for this disclosure, with its area and cite (deduplicated notifications).
+    rules: Mapped[list[Any]] = mapped_column(default=list)
     lawful_basis: Mapped[str] = mapped_column(Text)
     consent: Mapped[str] = mapped_column(String(32))  # not_required, given, refused, not_sought
     disclosed_at: Mapped[datetime] = mapped_column(index=True)
@@ -175,10 +177,14 @@ class Timer(Base):
     episode_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("episodes.episode_id"), index=True)
     rule_id: Mapped[str] = mapped_column(String(128))
     due_at: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, fired, cancelled
+    # pending → firing (claimed by a scheduler, handed to the broker) → fired | cancelled;
+    # failed: claimed too many times without being processed (an operator must look)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime]
+    # While firing: when the scheduler claimed it (a claim older than the lease is taken again).
+    # Once fired: when the processor handled it. See gateway/timers/store.py.
     fired_at: Mapped[datetime | None]
-    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)  # kind, key, reasons, attempts
 
 
 # --- Correlation (episodes issue) ----------------------------------------------------------
@@ -224,3 +230,75 @@ class EpisodeAudit(Base):
     actor: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime]
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --- Delivery (delivery issue; docs/recipients.md) -----------------------------------------------
+
+
+class Delivery(Base):
+    """One notification to one endpoint of its recipient, and where that stands.
+
+    The row is the claim that stops two workers sending the same notice at once (``sending`` with a
+    lease), the hold of a school digest (``held`` until ``release_at``), and the dead letter an operator
+    replays (``dead``, or ``no_channel`` when the directory has no endpoint for the recipient).
+    ``body`` (the notification document) is kept only while the row needs it to send or replay; it is
+    cleared once delivered, so this table does not become a second copy of every disclosure.
+    No foreign key to ``notifications``: delivery is keyed on the stable ``notification_id`` alone."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "endpoint", name="uq_delivery_endpoint"),
+        Index("ix_deliveries_status_release", "status", "release_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    notification_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    episode_id: Mapped[uuid.UUID | None]
+    recipient: Mapped[str] = mapped_column(String(128), index=True)  # routing key kind.id.role
+    channel: Mapped[str] = mapped_column(String(16))
+    endpoint: Mapped[str] = mapped_column(String(64))
+    # pending, held, sending, retrying, delivered, dead, no_channel
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # channel calls
+    rounds: Mapped[int] = mapped_column(Integer, default=0)  # trips through the retry queues
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None]
+    release_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)  # ids, status codes, error types only
+    body: Mapped[dict[str, Any] | None]
+
+
+class DeliveryReceipt(Base):
+    """Every attempt to hand a notification to an endpoint, and what came of it (append-only)."""
+
+    __tablename__ = "delivery_receipts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    notification_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    recipient: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(16))
+    endpoint: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))  # delivered, retry, failed
+    detail: Mapped[str] = mapped_column(Text, default="")
+    receipt: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(index=True)
+
+
+class DeliveryAudit(Base):
+    """Operator actions on delivery (replays, provisioning): who, when, what."""
+
+    __tablename__ = "delivery_audit"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(index=True)
+    notification_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    recipient: Mapped[str | None] = mapped_column(String(128))
+    endpoint: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# Security tables live with the security code; importing them here puts them in Base.metadata, which
+# the migrations and the schema check read.
+from gateway.security import tables as _security_tables  # noqa: E402, F401

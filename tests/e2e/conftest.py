@@ -31,9 +31,39 @@ def worker(settings: Settings) -> Iterator[Worker]:
     engine.dispose()
 
 
+SOURCE_SCOPES = [
+    "ingest:manual/demo",
+    "ingest:compact/staffordshire-police",
+    "ingest:liberi/kent-liberi",
+    "ingest:mosaic/wandsworth-mosaic",
+    "ingest:liquidlogic/stoke-on-trent-liquidlogic",
+    "ingest:nhs/nhs-test",
+]
+
+
+def make_key(settings: Settings, role: str, scopes: list[str], **kwargs: object) -> str:
+    from gateway.security.keys import create_key
+    from gateway.store.db import transaction
+
+    engine, sessions = open_store(settings)
+    try:
+        with transaction(sessions) as s:
+            return create_key(s, name=f"test {role}", role=role, scopes=scopes, **kwargs).secret  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+
+
+class ApiClient(TestClient):
+    """The API as a source (the default credential) with an operator's key at hand."""
+
+    operator: dict[str, str]
+
+
 @pytest.fixture
-def api(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+def api(settings: Settings) -> Iterator[ApiClient]:
+    with ApiClient(create_app(settings)) as client:
+        client.headers["Authorization"] = f"Bearer {make_key(settings, 'source', SOURCE_SCOPES)}"
+        client.operator = {"Authorization": f"Bearer {make_key(settings, 'operator', [])}"}
         wait_until(lambda: client.get("/readyz").status_code == 200, what="API ready")
         yield client
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from gateway.runtime import Worker, open_store
 from gateway.settings import Settings
 from gateway.store import tables
-from tests.e2e.conftest import EXAMPLE, count
+from tests.e2e.conftest import EXAMPLE, count, make_key
 from tests.helpers import another_child, bodies, drain, wait_until
 
 
@@ -40,15 +40,27 @@ def test_a_canonical_event_reaches_the_responsible_authoritys_front_door(
     # The disclosure audit names what went, to whom, under which rule.
     engine, sessions = open_store(settings)
     with sessions() as s:
-        disclosure = s.scalars(select(tables.Disclosure)).one()
+        # Other recipients are told too (the host authority; the UK Missing Persons Unit when the
+        # 72-hour timer fires): this test follows the responsible authority's notice.
+        disclosure = s.scalars(select(tables.Disclosure).where(tables.Disclosure.recipient_id == "886")).one()
         raw = s.scalars(select(tables.RawInput)).one()
-        outbox = s.scalars(select(tables.Outbox)).one()
+        outbox = s.scalars(
+            select(tables.Outbox).where(tables.Outbox.routing_key == "la.886.front_door")
+        ).one()
     engine.dispose()
     assert disclosure.recipient_id == "886" and disclosure.rule_id == note["rule"]["id"]
     assert "child.family_name" in disclosure.fields and "child.ids.nhs_number" in disclosure.fields
     assert raw.body == EXAMPLE and raw.status == "published" and raw.event_ids == event_ids
     wait_until(
-        lambda: count(settings, tables.Outbox, tables.Outbox.published_at.is_not(None)) == 1,
+        lambda: (
+            count(
+                settings,
+                tables.Outbox,
+                tables.Outbox.published_at.is_not(None),
+                tables.Outbox.routing_key == "la.886.front_door",
+            )
+            == 1
+        ),
         what="outbox row marked published",
     )
     assert outbox.message_id == note["notification_id"]
@@ -68,8 +80,9 @@ def test_the_same_event_sent_twice_creates_nothing_new(
     assert count(settings, tables.RawInput) == 3
     assert count(settings, tables.Event) == 2
     assert count(settings, tables.Episode) == 2
-    assert count(settings, tables.Notification) == 2
-    assert count(settings, tables.Outbox) == 2
+    front_door = tables.Notification.routing_key == "la.886.front_door"
+    assert count(settings, tables.Notification, front_door) == 2
+    assert count(settings, tables.Outbox, tables.Outbox.routing_key == "la.886.front_door") == 2
 
 
 def test_a_found_event_updates_the_same_episode(settings: Settings, worker: Worker, api: TestClient) -> None:
@@ -125,8 +138,13 @@ def test_unreadable_input_gets_a_clear_error(
 
 
 def test_unknown_instance_and_system_are_refused(settings: Settings, api: TestClient) -> None:
-    assert api.post("/ingest/manual/nowhere", content=EXAMPLE).status_code == 404
-    assert api.post("/ingest/telepathy/demo", content=EXAMPLE).status_code == 404
+    # A key may only ingest for the system/instance pairs it was issued for...
+    assert api.post("/ingest/manual/nowhere", content=EXAMPLE).status_code == 403
+    # ...and a key issued for an instance nobody configured still finds no mapping.
+    stray = make_key(settings, "source", ["ingest:manual/nowhere", "ingest:telepathy/demo"])
+    headers = {"Authorization": f"Bearer {stray}"}
+    assert api.post("/ingest/manual/nowhere", content=EXAMPLE, headers=headers).status_code == 404
+    assert api.post("/ingest/telepathy/demo", content=EXAMPLE, headers=headers).status_code == 404
 
 
 def test_an_event_for_another_instance_is_refused(settings: Settings, api: TestClient) -> None:

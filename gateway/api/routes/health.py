@@ -1,4 +1,5 @@
-"""Liveness (process up) and readiness (database and broker reachable)."""
+"""Liveness (process up; the one unauthenticated route) and readiness (database and broker reachable;
+any valid key, so a probe needs a credential like everything else)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from gateway.api.deps import SessionsDep
+from gateway.security.deps import PrincipalDep
 
 router = APIRouter(tags=["health"])
 
@@ -17,7 +19,7 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(request: Request, sessions: SessionsDep) -> JSONResponse:
+def readyz(request: Request, sessions: SessionsDep, _: PrincipalDep) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         with sessions() as s:

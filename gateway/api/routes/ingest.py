@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from gateway.api.deps import IngestDep, SettingsDep
 from gateway.ingest.service import PublishFailed, Rejected
+from gateway.security.deps import IngestPrincipalDep
 
 router = APIRouter(tags=["ingest"])
 
@@ -54,7 +55,12 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     },
 )
 async def ingest(
-    system: str, instance: str, request: Request, service: IngestDep, settings: SettingsDep
+    system: str,
+    instance: str,
+    request: Request,
+    service: IngestDep,
+    settings: SettingsDep,
+    principal: IngestPrincipalDep,
 ) -> Accepted | JSONResponse:
     body = await _read_limited(request, settings.max_body_bytes)
     if body is None:

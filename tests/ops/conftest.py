@@ -1,0 +1,1 @@
+from tests.episodes.conftest import harness  # noqa: F401 - fixture
