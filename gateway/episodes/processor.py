@@ -31,6 +31,7 @@ from gateway.episodes.correlate import Thresholds, correlate
 from gateway.episodes.history import DEFAULT_WINDOWS
 from gateway.episodes.review import open_review, with_history
 from gateway.faults import failpoint
+from gateway.metrics import PROCESSING_SECONDS
 from gateway.model import MissingEpisodeEvent
 from gateway.routing.record import record_notifications
 from gateway.routing.router import Router
@@ -85,6 +86,9 @@ class EventProcessor:
         )
         result = outage(lambda: race(self._process_once, event))
         failpoint("processor.after_commit")
+        if not result.duplicate:
+            # Ingest-to-committed: what a partner waits for before the recipients' notices exist.
+            PROCESSING_SECONDS.observe(max((self._clock() - event.received_at).total_seconds(), 0.0))
         if result.notification_ids and self._on_commit:
             self._on_commit()
         return result

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.broker.topology import NOTIFICATIONS
+from gateway.broker.topology import NOTIFICATIONS as NOTIFICATIONS_EXCHANGE
+from gateway.metrics import NOTIFICATIONS
 from gateway.routing.merge import Routed
 from gateway.store import tables
 from gateway.store.outbox import enqueue
@@ -23,6 +24,7 @@ from gateway.store.outbox import enqueue
 def record_notifications(session: Session, routed: list[Routed], now: datetime) -> None:
     for r in routed:
         n = r.notification
+        NOTIFICATIONS.labels(n.recipient.kind.value, n.kind.value).inc()
         session.add(
             tables.Notification(
                 notification_id=n.notification_id,
@@ -61,7 +63,7 @@ def record_notifications(session: Session, routed: list[Routed], now: datetime) 
         )
         enqueue(
             session,
-            exchange=NOTIFICATIONS,
+            exchange=NOTIFICATIONS_EXCHANGE,
             routing_key=n.recipient.routing_key,
             message_id=str(n.notification_id),
             body=n.to_json(),

@@ -232,3 +232,24 @@ def test_quarantine_can_be_seen_retried_and_discarded(
         states = {str(q.id): q.status for q in s.scalars(select(tables.Quarantine))}
     engine.dispose()
     assert states == {qid: "superseded", new_id: "discarded"}
+
+
+def test_metrics_report_ingest_processing_notifications_and_state(
+    settings: Settings, worker: Worker, api: TestClient
+) -> None:
+    assert api.post("/ingest/manual/demo", content=EXAMPLE).status_code == 202
+    api.post("/ingest/manual/demo", content=b"{not json")
+    wait_until(
+        lambda: (
+            "gateway_processing_seconds_count" in (t := api.get("/metrics", headers=api.operator).text)
+            and "gateway_notifications_total{" in t
+        ),
+        what="metrics updated",
+    )
+    text = api.get("/metrics", headers=api.operator).text
+    assert 'gateway_ingest_total{instance="demo",outcome="accepted",system="manual"}' in text
+    assert 'gateway_ingest_total{instance="demo",outcome="unreadable",system="manual"}' in text
+    assert 'gateway_notifications_total{kind="notify",recipient_kind="la"}' in text
+    assert "gateway_quarantine_open 1.0" in text
+    assert 'gateway_queue_depth{queue="gateway.process"}' in text
+    assert "gateway_timer_lag_seconds" in text
