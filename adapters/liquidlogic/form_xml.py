@@ -19,6 +19,7 @@ from lxml import etree
 from adapters.base import HostileInput, InvalidInput, UnreadableInput
 from adapters.common.ids import bounded_id
 from adapters.common.times import LONDON, parse_iso_datetime
+from adapters.common.xml import hardened_parser
 from adapters.liquidlogic import codes
 from adapters.liquidlogic.record import LcsRecord
 
@@ -28,17 +29,7 @@ _HOSTILE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _QUOTED = re.compile(r"'([^']*)'")
 
 
-def _parser() -> etree.XMLParser:
-    # A fresh parser per document: lxml parsers are not safe to share between threads.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+_parser = hardened_parser  # one hardened configuration for every XML format
 
 
 @lru_cache(maxsize=1)

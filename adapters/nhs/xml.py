@@ -12,94 +12,26 @@ DTDs. Reasons never quote document content: they name lines, columns, element na
 
 from __future__ import annotations
 
-import re
-
 from lxml import etree
 
-from adapters.base import HostileInput, InvalidInput, UnreadableInput
+from adapters.base import HostileInput, InvalidInput
+from adapters.common.xml import hardened_parser, parse_hardened
 from adapters.nhs.codes import FHIR_NS, R4B_ONLY_ELEMENTS, R4B_ONLY_RESOURCES, XHTML_NS
 
-_DECLARATIONS = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-_UTF8_BOM = b"\xef\xbb\xbf"
-_OTHER_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")
-_XML_DECL = re.compile(rb"^<\?xml\s[^>]*?\?>")
-_ENCODING = re.compile(rb"""\sencoding\s*=\s*(["'])([^"']*)\1""")
-_MESSAGE_MAX = 160
-_LIBXML2_DEFENCES = ("excessive depth", "amplification", "entity reference loop", "huge input lookup")
 _NAME_MAX = 64
 
 __all__ = ["check_fhir_xml", "hardened_parser", "parse_fhir_xml"]
-
-
-def hardened_parser() -> etree.XMLParser:
-    """A new parser per document (lxml parsers must not be shared between threads), configured as the
-    COMPACT adapter's: no DTD, no entity resolution, no network, libxml2's size limits on."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-        # Comments carry nothing the gateway reads; fhir.resources would otherwise keep them as
-        # fhir_comments, and a comment splitting a value would change what is read.
-        remove_comments=True,
-        remove_pis=True,
-    )
 
 
 def _printable(name: str) -> str:
     return "".join(ch for ch in name if ch.isprintable())[:_NAME_MAX]
 
 
-def _check_encoding(body: bytes) -> None:
-    if body.startswith(_OTHER_BOMS):
-        raise UnreadableInput("encoding is not UTF-8 (the document starts with a UTF-16/32 byte order mark)")
-    start = body[len(_UTF8_BOM) :] if body.startswith(_UTF8_BOM) else body
-    decl = _XML_DECL.match(start)
-    if decl:
-        enc = _ENCODING.search(decl.group(0))
-        if enc and enc.group(2).decode("ascii", "replace").strip().lower() not in {"utf-8", "utf8"}:
-            raise UnreadableInput("encoding is not UTF-8: the XML declaration names another encoding")
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UnreadableInput(f"encoding is not UTF-8: invalid UTF-8 at byte offset {exc.start}") from None
-
-
-def _syntax_reason(exc: etree.XMLSyntaxError) -> str:
-    entry = exc.error_log.last_error if exc.error_log else None
-    message = (entry.message if entry is not None else exc.msg) or "parse error"
-    line = entry.line if entry is not None else (exc.lineno or 0)
-    column = entry.column if entry is not None else 0
-    message = " ".join(message.split())[:_MESSAGE_MAX]
-    return f"not well-formed XML at line {line}, column {column}: {message}"
-
-
 def parse_fhir_xml(body: bytes, *, max_bytes: int, max_depth: int) -> etree._Element:
     """The root element of a FHIR XML document. Raises HostileInput, UnreadableInput or InvalidInput."""
-    if len(body) > max_bytes:
-        raise HostileInput(f"document is {len(body)} bytes, over the {max_bytes}-byte limit")
-    if not body.strip():
-        raise UnreadableInput("empty body: expected a FHIR R4 resource (JSON or XML)")
-    if _DECLARATIONS.search(body):
-        raise HostileInput(
-            "DOCTYPE or ENTITY declaration refused: FHIR XML uses no DTD and entities are never expanded"
-        )
-    _check_encoding(body)
-    try:
-        root = etree.fromstring(body, hardened_parser())
-    except etree.XMLSyntaxError as exc:
-        reason = _syntax_reason(exc)
-        if any(sign in reason.lower() for sign in _LIBXML2_DEFENCES):
-            raise HostileInput(f"refused by the XML parser's safety limits: {reason}") from None
-        raise UnreadableInput(reason) from None
-    except (etree.LxmlError, ValueError) as exc:
-        raise UnreadableInput(f"not well-formed XML ({type(exc).__name__})") from None
-    if root is None:
-        raise UnreadableInput("not well-formed XML: no root element")
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise HostileInput("DOCTYPE declaration refused: FHIR XML uses no DTD")
+    root = parse_hardened(
+        body, max_bytes=max_bytes, max_depth=None, expected="a FHIR R4 resource (JSON or XML)", fmt="FHIR XML"
+    )
     check_fhir_xml(root, max_depth)
     return root
 

@@ -22,6 +22,7 @@ from adapters.base import (
     UnreadableInput,
     WrongInstance,
 )
+from adapters.common import xml as common_xml
 from adapters.compact import message_id
 from adapters.compact.mapping import CompactDeployment
 from adapters.compact.times import parse_date, parse_datetime
@@ -94,7 +95,7 @@ def test_even_without_the_byte_scan_the_parser_resolves_no_entity(tmp_path: Path
 
 
 def test_the_docinfo_layer_refuses_a_doctype_the_byte_scan_missed(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(compact_xml, "_DECLARATIONS", re.compile(rb"(?!x)x"))  # matches nothing
+    monkeypatch.setattr(common_xml, "DECLARATIONS", re.compile(rb"(?!x)x"))  # matches nothing
     for body in (v.billion_laughs(), v.xxe("/etc/passwd"), v.with_prolog(v.NEW_REPORT, "<!DOCTYPE X>")):
         with pytest.raises(HostileInput):
             parse_xml(body)
