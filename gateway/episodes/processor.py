@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import select
@@ -40,6 +41,8 @@ from gateway.store.db import transaction
 from gateway.timers.messages import TimerMessage  # sharing-rules issue: process_timer
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -70,13 +73,16 @@ class EventProcessor:
         self._on_commit = on_commit
         self._transient_retry_s = transient_retry_s
 
-    def process(self, event: MissingEpisodeEvent) -> ProcessResult:
-        # A unique-key race with another processor (the same event or a new episode for the same
-        # record at the same moment) is settled by trying again: the second try sees the winner's rows.
+    def _in_transaction(self, once: Callable[[T], R], message: T) -> R:
+        """Run ``once`` (one transaction) until it commits.
+
+        A unique-key race with another processor (the same event, or a new episode for the same
+        record at the same moment) is settled by trying again: the second try sees the winner's rows.
+        A database that is down or restarting is waited for with back-off while the message stays
+        unacked (not counted against the queue's delivery limit)."""
         race = Retrying(
             retry=retry_if_exception_type(IntegrityError), stop=stop_after_attempt(3), reraise=True
         )
-        # A database that is down or restarting: keep the message unacked and try again with back-off.
         outage = Retrying(
             retry=retry_if_exception_type(OperationalError),
             stop=stop_after_delay(self._transient_retry_s),
@@ -84,7 +90,10 @@ class EventProcessor:
             reraise=True,
             before_sleep=lambda s: log.warning("processor.database_unavailable", attempt=s.attempt_number),
         )
-        result = outage(lambda: race(self._process_once, event))
+        return outage(lambda: race(once, message))
+
+    def process(self, event: MissingEpisodeEvent) -> ProcessResult:
+        result = self._in_transaction(self._process_once, event)
         failpoint("processor.after_commit")
         if not result.duplicate:
             # Ingest-to-committed: what a partner waits for before the recipients' notices exist.
@@ -160,17 +169,7 @@ class EventProcessor:
     # re-check the rule against the episode as it stands and build the notifications, record them.
 
     def process_timer(self, message: TimerMessage) -> TimerResult:
-        race = Retrying(
-            retry=retry_if_exception_type(IntegrityError), stop=stop_after_attempt(3), reraise=True
-        )
-        outage = Retrying(
-            retry=retry_if_exception_type(OperationalError),
-            stop=stop_after_delay(self._transient_retry_s),
-            wait=wait_exponential(multiplier=0.2, max=5.0) + wait_random(0, 0.2),
-            reraise=True,
-            before_sleep=lambda s: log.warning("processor.database_unavailable", attempt=s.attempt_number),
-        )
-        result = outage(lambda: race(self._process_timer_once, message))
+        result = self._in_transaction(self._process_timer_once, message)
         failpoint("timer.after_commit")
         if result.notification_ids and self._on_commit:
             self._on_commit()
