@@ -162,14 +162,13 @@ def test_a_recipient_pulls_and_acknowledges_only_its_own_notifications(
             ).status_code
             == 202
         )
-    page = wait_until(
-        lambda: (
-            (r := api.get("/notifications?limit=2", headers=kent).json())["items"]
-            and len(r["items"]) == 2
-            and r
-        ),
+    # Wait until all three are there, then page through them two at a time.
+    wait_until(
+        lambda: len(api.get("/notifications?limit=500", headers=kent).json()["items"]) >= 3,
         what="Kent's notifications",
     )
+    page = api.get("/notifications?limit=2", headers=kent).json()
+    assert len(page["items"]) == 2 and page["next_cursor"]
     assert all(n["recipient"]["id"] == "886" for n in page["items"])
     rest = api.get(f"/notifications?limit=50&cursor={page['next_cursor']}", headers=kent).json()["items"]
     ids = [n["notification_id"] for n in page["items"] + rest]
