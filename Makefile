@@ -33,6 +33,7 @@ $(MESH_VENV)/.installed:
 test: install $(MESH_VENV)/.installed
 	bash scripts/ensure-services.sh --postgres
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy gateway adapters
 	$(PY) -m pytest -m "not slow"
 
 lint: install
