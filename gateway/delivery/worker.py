@@ -138,6 +138,29 @@ def _dead_letter(
     return True
 
 
+def _refuse_unreadable(
+    publisher: ConfirmedPublisher,
+    d: Delivery,
+    exc: ValidationError,
+    routing_key: str,
+    queue: str,
+    timeout: float,
+) -> Settle:
+    """A body that is not a notification can never be delivered: dead-letter it with the reason at once."""
+    reason = safe_reason(exc)
+    log.error("delivery.unreadable_notification", message_id=d.properties.message_id, error=reason)
+    ok = _dead_letter(
+        publisher,
+        routing_key=routing_key,
+        body=d.body,
+        message_id=d.properties.message_id or f"unreadable-{d.delivery_tag}",
+        reason=reason,
+        headers={"x-gateway-queue": queue},
+        timeout=timeout,
+    )
+    return Settle.ACK if ok else Settle.REJECT
+
+
 class Dispatcher:
     """Consumer handler of ``delivery.dispatch``: recipient → endpoints (module docstring)."""
 
@@ -166,18 +189,9 @@ class Dispatcher:
         try:
             n = Notification.model_validate_json(d.body)
         except ValidationError as exc:
-            reason = safe_reason(exc)
-            log.error("delivery.unreadable_notification", message_id=d.properties.message_id, error=reason)
-            ok = _dead_letter(
-                self._publisher,
-                routing_key="delivery.unreadable",
-                body=d.body,
-                message_id=d.properties.message_id or f"unreadable-{d.delivery_tag}",
-                reason=reason,
-                headers={"x-gateway-queue": DISPATCH_QUEUE},
-                timeout=self._timeout,
+            return _refuse_unreadable(
+                self._publisher, d, exc, "delivery.unreadable", DISPATCH_QUEUE, self._timeout
             )
-            return Settle.ACK if ok else Settle.REJECT
         now = self._clock()
         rk = n.recipient.routing_key
         entry = self._directory.by_routing_key(rk)
@@ -373,18 +387,9 @@ class ChannelHandler:
         try:
             n = Notification.model_validate_json(d.body)
         except ValidationError as exc:
-            reason = safe_reason(exc)
-            log.error("delivery.unreadable_notification", message_id=d.properties.message_id, error=reason)
-            ok = _dead_letter(
-                self._publisher,
-                routing_key=dead_key(self.name),
-                body=d.body,
-                message_id=d.properties.message_id or f"unreadable-{d.delivery_tag}",
-                reason=reason,
-                headers={"x-gateway-queue": channel_queue(self.name)},
-                timeout=self._timeout,
+            return _refuse_unreadable(
+                self._publisher, d, exc, dead_key(self.name), channel_queue(self.name), self._timeout
             )
-            return Settle.ACK if ok else Settle.REJECT
         endpoint_id = str(d.headers.get(ENDPOINT_HEADER) or self.name)
         rk = n.recipient.routing_key
         ids = {

@@ -14,6 +14,7 @@ details (pydantic errors are rendered without their input values).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,43 +67,52 @@ class ProcessHandler:
         self._confirm_timeout = confirm_timeout
 
     def __call__(self, delivery: Delivery) -> Settle:
-        if delivery.headers.get(KIND_HEADER) == TIMER_KIND:  # sharing-rules issue: a due timer
-            return self._timer(delivery)
+        # A due timer (sharing rules) and an event follow the same settlement policy: unreadable →
+        # missing.dead; database outage → requeue; any other error → retry queues, then missing.dead
+        # with the reason. A dead-lettered timer stays "firing" in the store; the scheduler takes it
+        # again after its lease and marks it failed after too many tries.
+        if delivery.headers.get(KIND_HEADER) == TIMER_KIND:
+            return self._handle(delivery, TimerMessage, self._processor.process_timer, "timer")
+        return self._handle(delivery, MissingEpisodeEvent, self._processor.process, "event")
+
+    def _handle(
+        self, delivery: Delivery, model: type[Any], process: Callable[[Any], object], what: str
+    ) -> Settle:
         try:
-            event = MissingEpisodeEvent.model_validate_json(delivery.body)
+            message = model.model_validate_json(delivery.body)
         except ValidationError as exc:
             return self._dead(delivery, safe_reason(exc), attempts=1)
+        ids = {"timer_id": str(message.timer_id)} if what == "timer" else {"event_id": str(message.event_id)}
         try:
-            self._processor.process(event)
+            process(message)
         except OperationalError as exc:
-            log.warning(
-                "processor.requeue_after_outage", event_id=str(event.event_id), error=safe_reason(exc)
-            )
+            log.warning(f"processor.{what}_requeue_after_outage", **ids, error=safe_reason(exc))
             return Settle.REQUEUE
         except Exception as exc:  # any other failure: retry later, then dead-letter with the reason
-            return self._failed(delivery, event, exc)
-        failpoint("processor.before_ack")
+            return self._failed(delivery, exc, what, ids)
+        failpoint("processor.before_ack" if what == "event" else "processor.timer_before_ack")
         return Settle.ACK
 
     def _attempts(self, delivery: Delivery) -> int:
         retries = int(delivery.headers.get(RETRIES_HEADER, 0) or 0)
         return retries + delivery.delivery_count + 1
 
-    def _failed(self, delivery: Delivery, event: MissingEpisodeEvent, exc: Exception) -> Settle:
+    def _failed(self, delivery: Delivery, exc: Exception, what: str, ids: dict[str, str]) -> Settle:
         reason = safe_reason(exc)
         attempts = self._attempts(delivery)
-        log.warning("processor.event_failed", event_id=str(event.event_id), attempt=attempts, error=reason)
+        log.warning(f"processor.{what}_failed", **ids, attempt=attempts, error=reason)
         if attempts >= self._limit or not self._delays:
             return self._dead(delivery, reason, attempts)
         retries = int(delivery.headers.get(RETRIES_HEADER, 0) or 0)
         delay = self._delays[min(retries, len(self._delays) - 1)]
         headers = {**self._clean_headers(delivery), RETRIES_HEADER: retries + 1, ERROR_HEADER: reason}
+        message_id = delivery.properties.message_id or next(iter(ids.values()))
         try:
             self._publisher.publish_and_wait(
                 RETRY,
                 retry_routing_key(delay),
                 delivery.body,
-                message_id=str(event.event_id),
+                message_id=message_id,
                 headers=headers,
                 mandatory=True,
                 timeout=self._confirm_timeout,
@@ -135,50 +145,6 @@ class ProcessHandler:
             # Could not record it ourselves: let the queue's DLX dead-letter it (reason in x-death).
             return Settle.REJECT
         log.error("processor.dead_lettered", message_id=message_id, attempts=attempts, error=reason)
-        return Settle.ACK
-
-    # --- timers (sharing-rules issue) ---------------------------------------------------------
-    # Same settlement policy as events: unreadable → missing.dead; outage → requeue; any other error
-    # → retry queues, then missing.dead with the reason. A dead-lettered timer stays "firing" in the
-    # store; the scheduler takes it again after its lease and marks it failed after too many tries.
-
-    def _timer(self, delivery: Delivery) -> Settle:
-        try:
-            message = TimerMessage.model_validate_json(delivery.body)
-        except ValidationError as exc:
-            return self._dead(delivery, safe_reason(exc), attempts=1)
-        try:
-            self._processor.process_timer(message)
-        except OperationalError as exc:
-            log.warning(
-                "processor.timer_requeue_after_outage", timer_id=str(message.timer_id), error=safe_reason(exc)
-            )
-            return Settle.REQUEUE
-        except Exception as exc:
-            return self._timer_failed(delivery, message, exc)
-        return Settle.ACK
-
-    def _timer_failed(self, delivery: Delivery, message: TimerMessage, exc: Exception) -> Settle:
-        reason = safe_reason(exc)
-        attempts = self._attempts(delivery)
-        log.warning("processor.timer_failed", timer_id=str(message.timer_id), attempt=attempts, error=reason)
-        if attempts >= self._limit or not self._delays:
-            return self._dead(delivery, reason, attempts)
-        retries = int(delivery.headers.get(RETRIES_HEADER, 0) or 0)
-        delay = self._delays[min(retries, len(self._delays) - 1)]
-        headers = {**self._clean_headers(delivery), RETRIES_HEADER: retries + 1, ERROR_HEADER: reason}
-        try:
-            self._publisher.publish_and_wait(
-                RETRY,
-                retry_routing_key(delay),
-                delivery.body,
-                message_id=delivery.properties.message_id or f"timer-{message.timer_id}",
-                headers=headers,
-                mandatory=True,
-                timeout=self._confirm_timeout,
-            )
-        except PublishError:
-            return Settle.REQUEUE
         return Settle.ACK
 
     @staticmethod
