@@ -29,6 +29,7 @@ from rich.table import Table
 
 from gateway import logs
 from gateway.model.types import LONDON, to_utc
+from gateway.rules.docs import describe_conditions, write_docs
 from gateway.rules.explain import subject_from_document as _episode_of
 from gateway.rules.loader import Rulebook, RuleFileError, load_rulebook
 from gateway.rules.yamlio import load_yaml
@@ -58,17 +59,13 @@ def _local(at: datetime | None) -> str:
     return "-" if at is None else at.astimezone(LONDON).strftime("%a %d %b %Y %H:%M %Z")
 
 
-def _compact(cond: Any) -> str:
-    data = cond.model_dump(mode="json", by_alias=True, exclude_unset=True)
-    return json.dumps(data, separators=(", ", ": ")).replace('"', "")
-
-
 def _trigger(rule: Any) -> str:
     lines = [rule.trigger]
     if rule.when is not None and not rule.when.is_empty():
-        lines.append("when " + _compact(rule.when))
+        lines.append("when " + describe_conditions(rule.when))
     if rule.while_ is not None:
-        lines.append("while " + (_compact(rule.while_) if not rule.while_.is_empty() else "(always)"))
+        held = describe_conditions(rule.while_) if not rule.while_.is_empty() else "(always)"
+        lines.append("while " + held)
     return "\n".join(lines)
 
 
@@ -115,6 +112,30 @@ def check(mappings: MappingsOption = None) -> None:
         f"[green]OK[/green]: {len(book.rules)} rules in {len(book.files)} files; profiles: "
         f"{', '.join(sorted(book.profiles))}; episode-count windows used: {windows}"
     )
+
+
+@rules_app.command("docs")
+def docs_command(
+    out: Annotated[Path, typer.Option("--out", help="where the area documents go")] = Path("docs/areas"),
+    check: Annotated[
+        bool, typer.Option("--check", help="change nothing; exit 1 if a document is out of date")
+    ] = False,
+    mappings: MappingsOption = None,
+) -> None:
+    """Write docs/areas/<area>.md: each area's duty table from its rule file (hand-written
+    "Interpretations and gaps" after the generated part is kept)."""
+    book = _book(mappings)
+    changed = write_docs(book, out, check=check)
+    if check:
+        for path in changed:
+            err.print(f"out of date: {path} (run `gateway rules docs`)", markup=False)
+        if changed:
+            raise typer.Exit(1)
+        Console().print(f"[green]OK[/green]: {len(book.files)} area documents match the rules")
+        return
+    for path in changed:
+        Console().print(f"wrote {path}", markup=False)
+    Console().print(f"{len(changed)} of {len(book.files)} area documents changed")
 
 
 @rules_app.command("explain")

@@ -209,6 +209,18 @@ def _check_rule(lr: LoadedRule, profiles: dict[str, Profile], file: str) -> list
     return errors
 
 
+def _inherited(body: Any, parent: str, area: str) -> Any:
+    """A joint protocol's rule as the inheriting council's own: ``staffordshire.x`` becomes
+    ``stoke-on-trent.x`` (its conditions then read relative to the inheriting file's authorities)."""
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str):
+        return body
+    rule_id: str = body["id"]
+    out = {k: v for k, v in body.items() if k != "area"}
+    if rule_id.startswith(parent + "."):
+        out["id"] = area + rule_id[len(parent) :]
+    return out
+
+
 def load_rulebook(
     mappings_dir: Path,
     *,
@@ -239,6 +251,7 @@ def load_rulebook(
         errors.append(
             RuleError(str(areas_dir), "-", "(directory)", "no area files (*.yaml): nothing would be routed")
         )
+    headers: list[tuple[str, Path, AreaFile]] = []
     for path in paths:
         name = str(path)
         try:
@@ -262,8 +275,27 @@ def load_rulebook(
             )
             continue
         seen_areas[header.area] = name
+        headers.append((name, path, header))
+    by_area = {h.area: h for _, _, h in headers}
+    for name, path, header in headers:
+        bodies: list[Any] = list(header.rules)
+        file_basis = header.lawful_basis
+        if header.inherits is not None:
+            parent = by_area.get(header.inherits)
+            if parent is None:
+                errors.append(
+                    RuleError(name, "-", "inherits", f"no area file declares {header.inherits!r}")
+                )
+                continue
+            if parent.inherits is not None:
+                errors.append(
+                    RuleError(name, "-", "inherits", f"{parent.area!r} inherits in turn: name the joint file")
+                )
+                continue
+            bodies = [_inherited(body, parent.area, header.area) for body in parent.rules] + bodies
+            file_basis = file_basis or parent.lawful_basis
         loaded = LoadedFile(path, header.model_copy(update={"rules": []}))
-        for index, body in enumerate(header.rules):
+        for index, body in enumerate(bodies):
             label = (
                 body.get("id")
                 if isinstance(body, dict) and isinstance(body.get("id"), str)
@@ -280,7 +312,7 @@ def load_rulebook(
                 )
                 continue
             seen_ids[rule.id] = name
-            basis = rule.lawful_basis or header.lawful_basis
+            basis = rule.lawful_basis or file_basis
             if basis is None:
                 errors.append(
                     RuleError(name, rule.id, "lawful_basis", "missing: give it on the rule or the file")

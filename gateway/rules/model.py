@@ -211,6 +211,10 @@ class AreaFile(Strict):
     lawful_basis: str | None = Field(default=None, min_length=1)
     consent: Consent = "not_required"
     digest_time: time = time(7, 0)
+    inherits: str | None = Field(
+        default=None,
+        description="a joint protocol's other council: its rules apply here too, under this area's ids",
+    )
     rules: list[Any] = Field(default_factory=list)
 
     _clock = field_validator("digest_time", mode="before")(lambda v: parse_clock(v))
@@ -231,6 +235,9 @@ class AreaFile(Strict):
             )
         if self.area == "national" and (self.authorities or self.police_forces):
             raise ValueError("national applies to every episode: it has no authorities or police_forces")
+        joint = self.inherits
+        if joint is not None and (joint in (self.area, "national") or not AREA.match(joint)):
+            raise ValueError(f"inherits {self.inherits!r}: name another area file (not national, not itself)")
         return self
 
 
