@@ -9,7 +9,7 @@ Writing a test::
 
     def test_police_tell_the_front_door_within_24_hours() -> None:
         notes = run(reported("2026-03-02T09:00:00Z", host="937", force=WARWICKSHIRE_POLICE))
-        n = only(notes, "warwickshire.police-front-door")
+        n = only(notes, "warwickshire-police.front-door-24h")
         assert n.recipient == "la.937.front_door" and n.due_by == "2026-03-03T09:00:00Z"
         assert n.cite == "L188"
 """
@@ -37,7 +37,7 @@ _seq = itertools.count(1)
 
 # Police force areas (ONS PFA codes) of the five protocols.
 WARWICKSHIRE_POLICE = "E23000017"
-DERBYSHIRE_POLICE = "E23000026"
+DERBYSHIRE_POLICE = "E23000018"
 KENT_POLICE = "E23000032"
 METROPOLITAN_POLICE = "E23000001"
 STAFFORDSHIRE_POLICE = "E23000015"

@@ -40,7 +40,13 @@ def test_the_shipped_rules_load_and_every_rule_cites_its_source() -> None:
     } <= set(b.rules)
     for r in b.rules.values():
         assert r.rule.cite.strip() and r.lawful_basis.strip()
-        assert r.area == "national"
+        assert r.id.startswith(r.area + ".")
+    # Issue 6: the five protocols' seven councils and their police areas.
+    areas = {f.area for f in b.files}
+    councils = {"warwickshire", "derby", "derbyshire", "kent", "wandsworth", "staffordshire"}
+    councils.add("stoke-on-trent")
+    forces = {"warwickshire-police", "derbyshire-police", "kent-police", "staffordshire-police"}
+    assert councils | forces <= areas
 
 
 def test_the_example_protocol_files_load(tmp_path: Path) -> None:

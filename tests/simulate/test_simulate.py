@@ -59,7 +59,15 @@ def summary(notes: list[dict]) -> list[tuple]:
 
 def test_the_canonical_example_under_the_shipped_rules() -> None:
     result = simulate(Scenario.model_validate(yaml.safe_load(CANONICAL_EXAMPLE)))
-    assert summary(result.notifications) == [
+    got = summary(result.notifications)
+    # The baseline: Kent (responsible) and Staffordshire (host) told of the report and of the return,
+    # and Kent's return-interview task due 72 hours after the child was found.
+    national = [
+        (key, kind, tuple(r for r in rules if r.startswith("national.")), due, cause)
+        for key, kind, rules, due, cause in got
+        if any(r.startswith("national.") for r in rules)
+    ]
+    assert national == [
         ("la.886.front_door", "notify", ("national.responsible-la-front-door",), None, "event"),
         ("la.860.front_door", "notify", ("national.host-la-out-of-area",), None, "event"),
         ("la.886.front_door", "notify", ("national.responsible-la-front-door",), None, "event"),
@@ -72,7 +80,14 @@ def test_the_canonical_example_under_the_shipped_rules() -> None:
             "event",
         ),
     ]
+    # The two councils' protocols add their own duties (mappings/areas/kent.yaml, staffordshire.yaml):
+    # Staffordshire's escalation of a missing child it hosts, and Catch22's return interview there.
+    areas = {r.split(".")[0] for _, _, rules, _, _ in got for r in rules}
+    assert {"national", "kent", "staffordshire"} <= areas
+    assert ("provider.catch22-staffordshire.rhi_provider", "task", ("staffordshire.rhi-catch22",),
+            "2026-03-06T15:00:00Z", "event") in got
     # Found after 30 hours: the 72-hour UKMPU timer was cancelled, so nothing went to the NCA.
+    assert not [n for n in got if n[0].startswith("national.ukmpu")]
     assert [e["status"] for e in result.episodes] == ["found"]
     assert set(result.to_json()) == {"notifications", "episodes", "review_items"}
     assert result.review_items == []
