@@ -13,7 +13,10 @@ the clock is processed at the clock's time (its ``occurred_at`` still orders the
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -112,6 +115,25 @@ class _Clock:
         return self.now
 
 
+_template_lock = threading.Lock()
+_template: Path | None = None
+
+
+def _fresh_store(target: Path) -> str:
+    """A new SQLite store at ``target``, built by the migrations. The migrated file is made once per
+    process and copied after that: every scenario still starts from exactly the schema the migrations
+    build, without running them again (a test suite runs hundreds of scenarios)."""
+    global _template
+    with _template_lock:
+        if _template is None or not _template.exists():
+            folder = Path(tempfile.mkdtemp(prefix="gateway-simulate-template-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            upgrade(f"sqlite:///{folder / 'template.db'}")
+            _template = folder / "template.db"
+        shutil.copyfile(_template, target)
+    return f"sqlite:///{target}"
+
+
 def simulate(
     scenario: Scenario, *, mappings_dir: Path | None = None, rulebook: Rulebook | None = None
 ) -> SimulationResult:
@@ -135,8 +157,7 @@ def simulate(
         )
 
     with tempfile.TemporaryDirectory(prefix="gateway-simulate-") as tmp:
-        url = f"sqlite:///{Path(tmp) / 'simulate.db'}"
-        upgrade(url)
+        url = _fresh_store(Path(tmp) / "simulate.db")
         engine = make_engine(url)
         try:
             sessions = make_sessionmaker(engine)
