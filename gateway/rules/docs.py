@@ -156,6 +156,11 @@ def generated_block(f: LoadedFile) -> str:
         lines.append(
             f"- Joint protocol: the rules of `{h.inherits}` apply here too, under this area's ids "
             f"(`{f.area}.*`), read relative to this council's authorities"
+            + (
+                "; except " + ", ".join(f"`{i}`" for i in h.inherits_except)
+                if h.inherits_except
+                else ""
+            )
         )
     if h.lawful_basis:
         lines.append(f"- Lawful basis: {h.lawful_basis}")

@@ -292,7 +292,19 @@ def load_rulebook(
                     RuleError(name, "-", "inherits", f"{parent.area!r} inherits in turn: name the joint file")
                 )
                 continue
-            bodies = [_inherited(body, parent.area, header.area) for body in parent.rules] + bodies
+            parent_ids = {b.get("id") for b in parent.rules if isinstance(b, dict)}
+            unknown = [i for i in header.inherits_except if i not in parent_ids]
+            if unknown:
+                errors.append(
+                    RuleError(name, "-", "inherits_except", f"{unknown} are not rules of {parent.area!r}")
+                )
+                continue
+            left_out = set(header.inherits_except)
+            bodies = [
+                _inherited(body, parent.area, header.area)
+                for body in parent.rules
+                if not (isinstance(body, dict) and body.get("id") in left_out)
+            ] + bodies
             file_basis = file_basis or parent.lawful_basis
         loaded = LoadedFile(path, header.model_copy(update={"rules": []}))
         for index, body in enumerate(bodies):

@@ -215,6 +215,10 @@ class AreaFile(Strict):
         default=None,
         description="a joint protocol's other council: its rules apply here too, under this area's ids",
     )
+    inherits_except: list[str] = Field(
+        default_factory=list,
+        description="rule ids of the inherited file that do not apply to this council (its own branch)",
+    )
     rules: list[Any] = Field(default_factory=list)
 
     _clock = field_validator("digest_time", mode="before")(lambda v: parse_clock(v))
@@ -238,6 +242,8 @@ class AreaFile(Strict):
         joint = self.inherits
         if joint is not None and (joint in (self.area, "national") or not AREA.match(joint)):
             raise ValueError(f"inherits {self.inherits!r}: name another area file (not national, not itself)")
+        if self.inherits_except and joint is None:
+            raise ValueError("inherits_except needs inherits: the file whose rules it leaves out")
         return self
 
 

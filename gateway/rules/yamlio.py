@@ -15,7 +15,6 @@ from typing import Any
 
 import yaml
 
-
 # libyaml's parser when PyYAML was built with it (the pure-Python one is ~10x slower: the rule files are
 # read on every start and every `gateway simulate`); the resolvers and constructors below are Python
 # either way, so the strictness is the same.

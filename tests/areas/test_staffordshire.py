@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.rules.loader import load_rulebook
 from tests.areas.support import (
     KENT_POLICE,
+    MAPPINGS,
     STAFFORDSHIRE_POLICE,
     Note,
     Result,
@@ -388,7 +390,6 @@ def test_stoke_chairs_the_3_and_5_in_90_meetings_of_its_child_placed_in_stafford
     for rule in (
         "staffordshire.mim-3-in-90-open-staffs-branch",
         "staffordshire.mim-5-in-90-staffs-branch",
-        "stoke-on-trent.mim-3-in-90-open-staffs-branch",
         "stoke-on-trent.mim-3-in-90-not-open-stoke-branch",
         "stoke-on-trent.mim-5-in-90-not-open-stoke-branch",
         "staffordshire.mim-police-invite",
@@ -521,7 +522,6 @@ def test_completed_return_interviews_go_to_each_councils_inbox() -> None:
     chad = only(stoke, "stoke-on-trent.rhi-completed-stoke-branch", "la.861.front_door")
     assert chad.created_at == "2026-03-05T11:00:00Z" and "national.responsible-la-front-door" in chad.rule_ids
     only(stoke, "stoke-on-trent.rhi-completed-social-worker-stoke-branch", "la.861.allocated_worker")
-    none_from(stoke, "stoke-on-trent.rhi-completed-staffs-branch")
 
 
 # ------------------------------------------------------------------------ out-of-area placements
@@ -667,3 +667,17 @@ def test_no_uasc_review_for_a_child_found_before_six_months() -> None:
         until="2026-07-06T00:00:00Z",
     )
     none_from(res, "staffordshire.uasc-6-monthly-review")
+
+
+def test_stoke_on_trent_does_not_inherit_staffordshire_s_own_chairs_and_inbox() -> None:
+    """§13.10, §13.18, §13.19 name Staffordshire's chairs and inbox; Stoke-on-Trent's are its own."""
+    book = load_rulebook(MAPPINGS)
+    stoke = {r.id for r in book.rules.values() if r.area == "stoke-on-trent"}
+    assert "stoke-on-trent.escalate-72h" in stoke  # a joint rule, inherited
+    assert not [i for i in stoke if i.endswith("-staffs-branch")]
+    assert {i for i in book.rules if i.startswith("staffordshire.") and i.endswith("-staffs-branch")} == {
+        "staffordshire.mim-3-in-90-open-staffs-branch",
+        "staffordshire.mim-3-in-90-not-open-staffs-branch",
+        "staffordshire.mim-5-in-90-staffs-branch",
+        "staffordshire.rhi-completed-staffs-branch",
+    }

@@ -96,3 +96,17 @@ def test_inheritance_is_one_level(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError) as info:
         load_rulebook(mappings(tmp_path, yaml={"joint": JOINT, "partner": PARTNER, "third": third}))
     assert "'partner' inherits in turn" in str(info.value)
+
+
+def test_inherits_except_leaves_named_rules_out(tmp_path: Path) -> None:
+    partner = PARTNER.replace("inherits: joint", "inherits: joint\ninherits_except: [joint.placed-here]")
+    book = load_rulebook(mappings(tmp_path, yaml={"joint": JOINT, "partner": partner}))
+    assert "partner.placed-here" not in book.rules
+    assert "partner.escalate-24h" in book.rules and "joint.placed-here" in book.rules
+
+
+def test_inherits_except_must_name_rules_of_the_inherited_file(tmp_path: Path) -> None:
+    partner = PARTNER.replace("inherits: joint", "inherits: joint\ninherits_except: [joint.no-such-rule]")
+    with pytest.raises(RuleFileError) as info:
+        load_rulebook(mappings(tmp_path, yaml={"joint": JOINT, "partner": partner}))
+    assert "['joint.no-such-rule'] are not rules of 'joint'" in str(info.value)
