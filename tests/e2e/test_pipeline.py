@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from fastapi.testclient import TestClient
@@ -40,13 +41,14 @@ def test_a_canonical_event_reaches_the_responsible_authoritys_front_door(
     # The disclosure audit names what went, to whom, under which rule.
     engine, sessions = open_store(settings)
     with sessions() as s:
-        # Other recipients are told too (the host authority; the UK Missing Persons Unit when the
-        # 72-hour timer fires): this test follows the responsible authority's notice.
-        disclosure = s.scalars(select(tables.Disclosure).where(tables.Disclosure.recipient_id == "886")).one()
+        # Other recipients are told too (the host authority, Kent's and Staffordshire's own duties, the
+        # UK Missing Persons Unit when the 72-hour timer fires): this test follows the responsible
+        # authority's front-door notice.
+        note_id = uuid.UUID(note["notification_id"])
+        audit = select(tables.Disclosure).where(tables.Disclosure.notification_id == note_id)
+        disclosure = s.scalars(audit).one()
         raw = s.scalars(select(tables.RawInput)).one()
-        outbox = s.scalars(
-            select(tables.Outbox).where(tables.Outbox.routing_key == "la.886.front_door")
-        ).one()
+        outbox = s.scalars(select(tables.Outbox).where(tables.Outbox.message_id == str(note_id))).one()
     engine.dispose()
     assert disclosure.recipient_id == "886" and disclosure.rule_id == note["rule"]["id"]
     assert "child.family_name" in disclosure.fields and "child.ids.nhs_number" in disclosure.fields
@@ -57,7 +59,7 @@ def test_a_canonical_event_reaches_the_responsible_authoritys_front_door(
                 settings,
                 tables.Outbox,
                 tables.Outbox.published_at.is_not(None),
-                tables.Outbox.routing_key == "la.886.front_door",
+                tables.Outbox.message_id == note["notification_id"],
             )
             == 1
         ),

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -19,8 +20,17 @@ from gateway.store import tables
 from gateway.timers.messages import KIND_HEADER, TIMER_KIND, TIMER_ROUTING_KEY, TimerMessage
 from tests.e2e.conftest import EXAMPLE, count
 from tests.helpers import drain, wait_until
+from tests.rulesupport import mappings
 
 pytestmark = pytest.mark.broker
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path: Path) -> Settings:
+    """These tests follow one timer (the national 72-hour UKMPU notice) through the schedulers; the
+    area files' escalations would arm more.
+    So: the national baseline only (tests/areas covers the areas' own rules)."""
+    return settings.model_copy(update={"mappings_dir": mappings(tmp_path)})
 
 
 @pytest.fixture
