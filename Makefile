@@ -6,7 +6,7 @@ export GATEWAY_TEST_AMQP_URL ?= amqp://guest:guest@localhost:5672/%2F
 export GATEWAY_TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
 export GATEWAY_TEST_MESH_SANDBOX_PYTHON ?= $(CURDIR)/.venv-mesh-sandbox/bin/python
 
-.PHONY: run test install services lint fuzz schemas clean
+.PHONY: run test install services lint fuzz schemas clean console-screenshots
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,6 +32,7 @@ $(MESH_VENV)/.installed:
 
 test: install $(MESH_VENV)/.installed
 	bash scripts/ensure-services.sh --postgres
+	bash scripts/ensure-browser.sh
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy gateway adapters
 	$(PY) -m pytest -m "not slow"
@@ -43,6 +44,11 @@ lint: install
 # Long fuzzing and soak runs: not in CI (see README).
 fuzz: install services
 	$(PY) -m pytest -m slow
+
+# The console's pictures in docs/console/, taken by its browser test (docs/console.md).
+console-screenshots: install services
+	bash scripts/ensure-browser.sh
+	GATEWAY_CONSOLE_SCREENSHOTS=$(CURDIR)/docs/console $(PY) -m pytest tests/console/test_browser.py -k sqlite -q
 
 schemas: install
 	$(VENV)/bin/gateway schema export docs/schemas

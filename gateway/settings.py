@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     jwks_url: str | None = None
     rate_limit_per_minute: int = Field(default=1200, ge=1)
     hsts: bool = False
+    console_secret: SecretStr | None = Field(
+        default=None,
+        description="signs the browser console's session cookies; required in production (without it "
+        "each process makes a random one, so sessions end when it restarts)",
+    )
 
     # Retention (gateway retention run), in days
     retention_raw_days: int = Field(default=90, ge=1)

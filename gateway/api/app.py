@@ -15,6 +15,7 @@ from gateway.api import metrics
 from gateway.api.middleware import SecurityHeaders
 from gateway.api.routes import dead, episodes, fhir, health, ingest, notifications, quarantine, review, rules
 from gateway.broker.publisher import ConfirmedPublisher
+from gateway.console import mount as mount_console
 from gateway.ingest.service import IngestService
 from gateway.runtime import build_router, declare_topology, open_store
 from gateway.security.jwt import JwtVerifier
@@ -81,4 +82,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rules.router)
     app.include_router(dead.router)
     app.include_router(fhir.router)
+    mount_console(app, settings)  # the browser console (docs/console.md); not in the OpenAPI document
     return app
