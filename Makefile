@@ -6,7 +6,7 @@ export GATEWAY_TEST_AMQP_URL ?= amqp://guest:guest@localhost:5672/%2F
 export GATEWAY_TEST_DATABASE_URL ?= postgresql://postgres:postgres@127.0.0.1:5432/postgres
 export GATEWAY_TEST_MESH_SANDBOX_PYTHON ?= $(CURDIR)/.venv-mesh-sandbox/bin/python
 
-.PHONY: run test install services lint fuzz schemas clean console-screenshots
+.PHONY: run test install services lint fuzz chaos bench bench-replay schemas clean console-screenshots
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -43,7 +43,20 @@ lint: install
 
 # Long fuzzing and soak runs: not in CI (see README).
 fuzz: install services
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m "slow and not chaos"
+
+# Fault injection on a private RabbitMQ and PostgreSQL (also part of `make test`); scale-out check.
+chaos: install services
+	$(PY) -m pytest -s tests/chaos
+
+# Benchmarks (docs/performance.md): broker ceiling, end-to-end throughput and latency, RSS; then replay.
+bench: install services
+	bash scripts/ensure-services.sh --postgres
+	$(PY) -m bench.run
+
+bench-replay: install services
+	bash scripts/ensure-services.sh --postgres
+	$(PY) -m bench.replay
 
 # The console's pictures in docs/console/, taken by its browser test (docs/console.md).
 console-screenshots: install services

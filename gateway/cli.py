@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from gateway import cli_delivery, cli_ingest, logs
+from gateway import cli_delivery, cli_ingest, cli_replay, logs
 from gateway.cli_rules import rules_app, simulate_command, timers_app
 from gateway.settings import get_settings
 
@@ -31,6 +31,7 @@ app.add_typer(review_app, name="review")
 app.add_typer(episodes_app, name="episodes")
 app.add_typer(cli_ingest.app)  # `gateway ingest` and `gateway watch` at the top level
 app.add_typer(cli_delivery.app)  # `gateway deliver`, `gateway recipients …`, `gateway dead …`
+app.add_typer(cli_replay.app)  # `gateway replay FILE` (canonical events, JSON Lines)
 app.add_typer(rules_app, name="rules")  # gateway rules check | explain FILE [--at T] [--json]
 app.add_typer(timers_app, name="timers")  # gateway timers run (standalone scheduler)
 app.command("simulate")(simulate_command)  # gateway simulate SCENARIO.yaml [--json]
@@ -96,15 +97,27 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
-    """Run the processor (consumer of gateway.process) and the outbox relay."""
-    from gateway.runtime import build_worker, open_store
+def worker(
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only",
+            help="run only these parts (repeat): processor, relay, timers, delivery; default all",
+        ),
+    ] = None,
+) -> None:
+    """Run the processor (consumer of gateway.process), the outbox relay, timers and delivery."""
+    from gateway.runtime import WORKER_PARTS, build_worker, open_store
 
+    parts = frozenset(only or WORKER_PARTS)
+    if not parts <= WORKER_PARTS:
+        console.print(f"[red]--only takes {', '.join(sorted(WORKER_PARTS))}[/red]")
+        raise typer.Exit(2)
     _setup_logging()
     s = get_settings()
     s.check_production()
     engine, sessions = open_store(s)
-    w = build_worker(s, sessions).start()
+    w = build_worker(s, sessions, parts=parts).start()
     console.print("[green]worker running[/green] (Ctrl-C to stop)")
     try:
         _wait_for_signal()

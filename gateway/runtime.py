@@ -49,6 +49,9 @@ def declare_topology(settings: Settings) -> None:
         conn.close()
 
 
+WORKER_PARTS = frozenset({"processor", "relay", "timers", "delivery"})
+
+
 @dataclass
 class Worker:
     """Processor (consumer of ``gateway.process``) and outbox relay, each on its own threads; the
@@ -61,9 +64,16 @@ class Worker:
     threads: list[threading.Thread] = field(default_factory=list)
     scheduler: TimerScheduler | None = None  # fires due timers into missing.inbound (docs/rules.md)
     delivery: DeliveryService | None = None  # docs/recipients.md
+    # Which of the processor and the relay run here (``gateway worker --only``): each can be its own
+    # process, so an operator (or the chaos test) can scale or kill one without the other.
+    parts: frozenset[str] = WORKER_PARTS
 
     def start(self) -> Worker:
-        self.threads = [self.consumer.run_in_thread(), self.relay.run_in_thread()]
+        self.threads = []
+        if "processor" in self.parts:
+            self.threads.append(self.consumer.run_in_thread())
+        if "relay" in self.parts:
+            self.threads.append(self.relay.run_in_thread())
         if self.scheduler is not None:
             self.threads.append(self.scheduler.run_in_thread())
         if self.delivery is not None:
@@ -113,7 +123,9 @@ def build_worker(
     name: str = "gateway-worker",
     with_scheduler: bool = True,
     with_delivery: bool | None = None,
+    parts: frozenset[str] = WORKER_PARTS,
 ) -> Worker:
+    """``parts`` limits what :meth:`Worker.start` runs; timers and delivery also need their flags."""
     directory = load_directory(settings)
     publisher = ConfirmedPublisher(
         settings.amqp_url, name=f"{name}-publisher", heartbeat=settings.heartbeat_s
@@ -150,17 +162,20 @@ def build_worker(
         handler,
         prefetch=settings.prefetch,
         name=f"{name}-consumer",
+        batch_size=settings.process_batch_size,
+        batch_wait=settings.process_batch_wait_ms / 1000,
         heartbeat=settings.heartbeat_s,
         declare=lambda ch: declare_core(
             ch, delivery_limit=settings.delivery_limit, retry_delays_ms=settings.retry_delays_ms
         ),
     )
+    with_scheduler = with_scheduler and "timers" in parts
     scheduler = build_scheduler(settings, sessions, publisher, name=name) if with_scheduler else None
-    deliver = settings.delivery_enabled if with_delivery is None else with_delivery
+    deliver = (settings.delivery_enabled if with_delivery is None else with_delivery) and "delivery" in parts
     delivery = (
         build_delivery(settings, sessions, publisher, directory, name=f"{name}-delivery") if deliver else None
     )
-    return Worker(consumer, relay, publisher, queues, scheduler=scheduler, delivery=delivery)
+    return Worker(consumer, relay, publisher, queues, scheduler=scheduler, delivery=delivery, parts=parts)
 
 
 class ClosingIngestService(IngestService):

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     )
     heartbeat_s: int = 30
     publish_confirm_timeout_s: float = 30.0
+    # Processor: events already delivered are processed together in one transaction (docs/performance.md)
+    process_batch_size: int = Field(default=32, ge=1, le=1_000)
+    process_batch_wait_ms: float = Field(default=5.0, ge=0)
 
     # Outbox relay
     relay_batch_size: int = Field(default=500, ge=1)

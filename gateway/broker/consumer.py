@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import enum
 import functools
+import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -63,6 +65,7 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Settle]
+BatchHandler = Callable[[list[Delivery]], list[Settle]]
 
 
 class Consumer:
@@ -77,7 +80,12 @@ class Consumer:
         name: str = "gateway-consumer",
         heartbeat: int = 30,
         declare: Callable[[BlockingChannel], None] | None = None,
+        batch_size: int = 1,
+        batch_wait: float = 0.005,
     ):
+        """``batch_size`` > 1 with a handler that has ``batch`` (list of deliveries → list of
+        decisions): one worker thread takes up to that many deliveries that are already here (waiting
+        at most ``batch_wait`` s for more) and hands them over together, e.g. for one transaction."""
         self._params = parameters(url, heartbeat=heartbeat, name=name)
         self.queue = queue
         self._handler = handler
@@ -85,6 +93,10 @@ class Consumer:
         self._workers = workers
         self._name = name
         self._declare = declare
+        batch = getattr(handler, "batch", None)
+        self._batch: BatchHandler | None = batch if batch_size > 1 and callable(batch) else None
+        self._batch_size = batch_size
+        self._batch_wait = batch_wait
         self._stop = threading.Event()
         self.connected = threading.Event()
         self.connections = 0
@@ -148,12 +160,19 @@ class Consumer:
         channel = connection.channel()
         channel.basic_qos(prefetch_count=self._prefetch)
         pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix=f"{self._name}-work")
+        waiting: queue.Queue[Delivery] = queue.Queue()
+        closing = threading.Event()  # this connection's batch worker stops when it is set
+        if self._batch is not None:
+            pool.submit(self._batches, connection, channel, waiting, closing)
 
         def on_message(ch: BlockingChannel, method: Any, props: pika.BasicProperties, body: bytes) -> None:
             delivery = Delivery(
                 body, method.routing_key, method.exchange, props, method.redelivered, method.delivery_tag
             )
-            pool.submit(self._work, connection, ch, delivery)
+            if self._batch is not None:
+                waiting.put(delivery)
+            else:
+                pool.submit(self._work, connection, ch, delivery)
 
         tag = channel.basic_consume(self.queue, on_message_callback=on_message)
         self.connected.set()
@@ -163,6 +182,7 @@ class Consumer:
                 connection.process_data_events(time_limit=0.5)
             channel.basic_cancel(tag)
         finally:
+            closing.set()
             # Let running work finish and settle while the connection still moves frames.
             shutdown = threading.Thread(target=pool.shutdown, kwargs={"wait": True}, daemon=True)
             shutdown.start()
@@ -172,6 +192,41 @@ class Consumer:
                 except CONNECTION_ERRORS:
                     break
             shutdown.join()
+
+    def _batches(
+        self,
+        connection: BlockingConnection,
+        channel: BlockingChannel,
+        waiting: queue.Queue[Delivery],
+        closing: threading.Event,
+    ) -> None:
+        """Batch mode's one worker: until the channel closes, take what has arrived and settle it all
+        in one callback on the I/O thread."""
+        handle = self._batch
+        if handle is None:
+            return
+        while not closing.is_set() and channel.is_open:
+            try:
+                batch = [waiting.get(timeout=0.2)]
+            except queue.Empty:
+                continue
+            deadline = time.monotonic() + self._batch_wait
+            while len(batch) < self._batch_size:
+                try:
+                    batch.append(waiting.get(timeout=max(deadline - time.monotonic(), 0)))
+                except queue.Empty:
+                    break
+            try:
+                decisions = handle(batch)
+            except Exception:  # a handler bug must not kill the worker; the broker will redeliver
+                log.exception("consumer.handler_crashed", consumer=self._name, batch=len(batch))
+                decisions = [Settle.REQUEUE] * len(batch)
+            tags = [(d.delivery_tag, decision) for d, decision in zip(batch, decisions, strict=True)]
+            try:
+                connection.add_callback_threadsafe(functools.partial(_settle_all, channel, tags))
+            except CONNECTION_ERRORS:
+                log.warning("consumer.settle_lost", consumer=self._name, batch=len(batch))
+                return
 
     def _work(self, connection: BlockingConnection, channel: BlockingChannel, delivery: Delivery) -> None:
         try:
@@ -190,6 +245,11 @@ class Consumer:
 
 class _Stopped(Exception):
     pass
+
+
+def _settle_all(channel: BlockingChannel, tags: list[tuple[int, Settle]]) -> None:
+    for tag, decision in tags:
+        _settle(channel, tag, decision)
 
 
 def _settle(channel: BlockingChannel, tag: int, decision: Settle) -> None:

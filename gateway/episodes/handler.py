@@ -75,6 +75,31 @@ class ProcessHandler:
             return self._handle(delivery, TimerMessage, self._processor.process_timer, "timer")
         return self._handle(delivery, MissingEpisodeEvent, self._processor.process, "event")
 
+    def batch(self, deliveries: list[Delivery]) -> list[Settle]:
+        """Several deliveries at once (the consumer's batch mode): the events among them are processed
+        in ONE transaction; ack follows the commit, as for one. Anything that is not a plain event
+        (a timer, an unreadable body) and any batch that fails is handled one by one by
+        :meth:`__call__`, so retries and dead letters stay per message."""
+        events: list[tuple[int, MissingEpisodeEvent]] = []
+        decisions: list[Settle | None] = [None] * len(deliveries)
+        for i, d in enumerate(deliveries):
+            if d.headers.get(KIND_HEADER) == TIMER_KIND:
+                continue
+            try:
+                events.append((i, MissingEpisodeEvent.model_validate_json(d.body)))
+            except ValidationError:
+                continue
+        if len(events) > 1:
+            try:
+                self._processor.process_batch([e for _, e in events])
+            except Exception as exc:  # one by one below: each event gets its own outcome
+                log.warning("processor.batch_failed", events=len(events), error=safe_reason(exc))
+            else:
+                failpoint("processor.before_ack")
+                for i, _ in events:
+                    decisions[i] = Settle.ACK
+        return [decision or self(d) for decision, d in zip(decisions, deliveries, strict=True)]
+
     def _handle(
         self, delivery: Delivery, model: type[Any], process: Callable[[Any], object], what: str
     ) -> Settle:

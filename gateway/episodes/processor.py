@@ -51,6 +51,7 @@ class ProcessResult:
     duplicate: bool
     episode_id: uuid.UUID | None = None
     notification_ids: list[uuid.UUID] = field(default_factory=list)
+    correlation: str | None = None  # how the episode was found (for the log line)
 
 
 class EventProcessor:
@@ -102,64 +103,90 @@ class EventProcessor:
             self._on_commit()
         return result
 
+    def process_batch(self, events: list[MissingEpisodeEvent]) -> list[ProcessResult]:
+        """Several events in ONE transaction (one commit, one fsync), in order: the same steps as
+        :meth:`process` for each. All or nothing: if any event fails the whole batch rolls back and
+        the caller processes the events one by one, so a bad event is retried or dead-lettered alone.
+        An event that repeats an earlier one in the same batch is a duplicate (the session flushes the
+        first one's row before the second's lookup)."""
+        results = self._in_transaction(self._process_many_once, events)
+        failpoint("processor.after_commit")
+        now = self._clock()
+        for event, result in zip(events, results, strict=True):
+            if not result.duplicate:
+                PROCESSING_SECONDS.observe(max((now - event.received_at).total_seconds(), 0.0))
+        if any(r.notification_ids for r in results) and self._on_commit:
+            self._on_commit()
+        return results
+
     def _process_once(self, event: MissingEpisodeEvent) -> ProcessResult:
+        return self._process_many_once([event])[0]
+
+    def _process_many_once(self, events: list[MissingEpisodeEvent]) -> list[ProcessResult]:
         now = self._clock()
         with transaction(self._sessions) as session:
-            seen = session.scalar(
-                select(tables.Event.event_id).where(tables.Event.idempotency_key == event.idempotency_key)
-            )
-            if seen is not None:
-                log.info("processor.duplicate", event_id=str(event.event_id), first_event_id=str(seen))
-                return ProcessResult(event.event_id, duplicate=True)
-            match = correlate(session, event, self._thresholds)
-            row = match.episode
-            times: dict[str, str]
-            if row is None:
-                episode, times = lifecycle.new_episode(uuid.uuid4(), event), {}
-            else:
-                episode, times = repository.load(row)
-            episode = lifecycle.apply_event(episode, times, event)
-            episode = with_history(session, episode, self._windows)
-            row = repository.save(session, row, episode, times, now)
-            repository.sync_keys(session, episode)
-            repository.add_source(session, episode.episode_id, event)
-            if match.review is not None:
-                open_review(session, episode.episode_id, match.review, now)
-            session.add(
-                tables.Event(
-                    event_id=event.event_id,
-                    idempotency_key=event.idempotency_key,
-                    episode_id=episode.episode_id,
-                    event_type=event.event_type.value,
-                    source_system=event.source.system.value,
-                    source_instance=event.source.instance,
-                    source_record_id=event.source.record_id,
-                    occurred_at=event.occurred_at,
-                    received_at=event.received_at,
-                    processed_at=now,
-                    body=event.model_dump(mode="json", by_alias=True, exclude_none=True),
-                )
-            )
-            routed = self._router.route(session, episode, event, now)
-            if not routed:
-                log.warning(
-                    "processor.no_recipient", episode_id=str(episode.episode_id), event_id=str(event.event_id)
-                )
-            record_notifications(session, routed, now)
+            results = [self._apply(session, event, now) for event in events]
             failpoint("processor.before_commit")
-        log.info(
-            "processor.processed",
-            correlation=match.how,
-            event_id=str(event.event_id),
-            episode_id=str(episode.episode_id),
-            event_type=event.event_type.value,
-            notifications=len(routed),
+        for event, r in zip(events, results, strict=True):
+            if not r.duplicate:
+                log.info(
+                    "processor.processed",
+                    correlation=r.correlation,
+                    event_id=str(event.event_id),
+                    episode_id=str(r.episode_id),
+                    event_type=event.event_type.value,
+                    notifications=len(r.notification_ids),
+                )
+        return results
+
+    def _apply(self, session: Session, event: MissingEpisodeEvent, now: datetime) -> ProcessResult:
+        seen = session.scalar(
+            select(tables.Event.event_id).where(tables.Event.idempotency_key == event.idempotency_key)
         )
+        if seen is not None:
+            log.info("processor.duplicate", event_id=str(event.event_id), first_event_id=str(seen))
+            return ProcessResult(event.event_id, duplicate=True)
+        match = correlate(session, event, self._thresholds)
+        row = match.episode
+        times: dict[str, str]
+        if row is None:
+            episode, times = lifecycle.new_episode(uuid.uuid4(), event), {}
+        else:
+            episode, times = repository.load(row)
+        episode = lifecycle.apply_event(episode, times, event)
+        episode = with_history(session, episode, self._windows)
+        row = repository.save(session, row, episode, times, now)
+        repository.sync_keys(session, episode)
+        repository.add_source(session, episode.episode_id, event)
+        if match.review is not None:
+            open_review(session, episode.episode_id, match.review, now)
+        session.add(
+            tables.Event(
+                event_id=event.event_id,
+                idempotency_key=event.idempotency_key,
+                episode_id=episode.episode_id,
+                event_type=event.event_type.value,
+                source_system=event.source.system.value,
+                source_instance=event.source.instance,
+                source_record_id=event.source.record_id,
+                occurred_at=event.occurred_at,
+                received_at=event.received_at,
+                processed_at=now,
+                body=event.model_dump(mode="json", by_alias=True, exclude_none=True),
+            )
+        )
+        routed = self._router.route(session, episode, event, now)
+        if not routed:
+            log.warning(
+                "processor.no_recipient", episode_id=str(episode.episode_id), event_id=str(event.event_id)
+            )
+        record_notifications(session, routed, now)
         return ProcessResult(
             event.event_id,
             duplicate=False,
             episode_id=episode.episode_id,
             notification_ids=[r.notification.notification_id for r in routed],
+            correlation=match.how,
         )
 
     # --- timers (sharing-rules issue) -------------------------------------------------------------
