@@ -115,6 +115,27 @@ class _Clock:
         return self.now
 
 
+# contracts/CANONICAL.md §4's example: the console's scenario form starts from it; tests run it.
+EXAMPLE_SCENARIO = """\
+name: Kent child placed in Staffordshire goes missing, found after 30 hours
+now: 2026-03-02T09:00:00Z
+until: 2026-03-10T00:00:00Z
+events:
+  - event_type: reported
+    occurred_at: 2026-03-02T09:00:00Z
+    source: {system: compact, instance: staffordshire-police, record_id: "MP/26/1234"}
+    child: {given_name: Sam, family_name: Test, date_of_birth: 2011-05-01,
+            ids: {la_ids: [{la_code: "886", id: "K123"}]}}
+    episode: {category: missing, missing_from: care_placement, risk_level: medium,
+              last_seen_at: 2026-03-02T08:30:00Z}
+    care: {looked_after: true, legal_status: s31_care_order, responsible_la: "886", host_la: "860",
+           case_status: open}
+  - event_type: found
+    occurred_at: 2026-03-03T15:00:00Z
+    source: {system: compact, instance: staffordshire-police, record_id: "MP/26/1234"}
+"""
+
+
 _template_lock = threading.Lock()
 _template: Path | None = None
 

@@ -13,29 +13,11 @@ from starlette.responses import Response
 
 from gateway.console.auth import FormDep, OperatorUser, audit, field
 from gateway.console.render import page
+from gateway.simulate import EXAMPLE_SCENARIO
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
 MAX_SCENARIO = 200_000
-
-EXAMPLE_SCENARIO = """\
-name: Kent child placed in Staffordshire goes missing, found after 30 hours
-now: 2026-03-02T09:00:00Z
-until: 2026-03-10T00:00:00Z
-events:
-  - event_type: reported
-    occurred_at: 2026-03-02T09:00:00Z
-    source: {system: compact, instance: staffordshire-police, record_id: "MP/26/1234"}
-    child: {given_name: Sam, family_name: Test, date_of_birth: 2011-05-01,
-            ids: {la_ids: [{la_code: "886", id: "K123"}]}}
-    episode: {category: missing, missing_from: care_placement, risk_level: medium,
-              last_seen_at: 2026-03-02T08:30:00Z}
-    care: {looked_after: true, legal_status: s31_care_order, responsible_la: "886", host_la: "860",
-           case_status: open}
-  - event_type: found
-    occurred_at: 2026-03-03T15:00:00Z
-    source: {system: compact, instance: staffordshire-police, record_id: "MP/26/1234"}
-"""
 
 
 def _duties(rulebook: Any) -> dict[str, list[Any]]:

@@ -12,27 +12,10 @@ from typer.testing import CliRunner
 from gateway.cli_rules import rules_app, simulate_command, timers_app
 from gateway.rules.loader import load_rulebook
 from gateway.settings import REPO_ROOT
-from gateway.simulate import Scenario, simulate
+from gateway.simulate import EXAMPLE_SCENARIO, Scenario, simulate
 from tests.rulesupport import PROTOCOLS, mappings
 
-CANONICAL_EXAMPLE = """
-name: Kent child placed in Staffordshire goes missing, found after 30 hours
-now: 2026-03-02T09:00:00Z
-until: 2026-03-10T00:00:00Z
-events:
-  - event_type: reported
-    occurred_at: 2026-03-02T09:00:00Z
-    source: {system: compact, instance: staffordshire-police, record_id: "MP/26/1234"}
-    child: {given_name: Sam, family_name: Test, date_of_birth: 2011-05-01,
-            ids: {la_ids: [{la_code: "886", id: "K123"}]}}
-    episode: {category: missing, missing_from: care_placement, risk_level: medium,
-              last_seen_at: 2026-03-02T08:30:00Z}
-    care: {looked_after: true, legal_status: s31_care_order, responsible_la: "886", host_la: "860",
-           case_status: open}
-  - event_type: found
-    occurred_at: 2026-03-03T15:00:00Z
-    source: {system: compact, instance: staffordshire-police, record_id: "MP/26/1234"}
-"""
+CANONICAL_EXAMPLE = EXAMPLE_SCENARIO  # the example of contracts/CANONICAL.md §4
 
 
 def app() -> typer.Typer:
