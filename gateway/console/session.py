@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.security.keys import active_principal
 from gateway.security.principal import Principal
 from gateway.security.tables import ApiKey
 from gateway.settings import Settings
@@ -98,7 +99,4 @@ def principal_for_prefix(session: Session, prefix: str, now: datetime | None = N
     """The key's principal while the key is still valid (not revoked, not expired); the same identity
     (``key:<prefix>``) the API audits under, so the console and the API share one audit trail."""
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
-    now = now or datetime.now(UTC)
-    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
-        return None
-    return Principal(id=f"key:{row.prefix}", role=row.role, scopes=frozenset(row.scopes))  # type: ignore[arg-type]
+    return active_principal(row, now or datetime.now(UTC))

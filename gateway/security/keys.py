@@ -74,9 +74,17 @@ def verify_key(session: Session, presented: str, now: datetime | None = None) ->
     if row is None or not hmac.compare_digest(row.key_hash, _hash(presented)):
         return None
     now = now or datetime.now(UTC)
-    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+    principal = active_principal(row, now)
+    if principal is not None:
+        row.last_used_at = now
+    return principal
+
+
+def active_principal(row: ApiKey | None, now: datetime) -> Principal | None:
+    """The key's principal while it is neither revoked nor expired (the API and the console's
+    sessions both ask this, so revoking a key ends both)."""
+    if row is None or row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
         return None
-    row.last_used_at = now
     return Principal(id=f"key:{row.prefix}", role=row.role, scopes=frozenset(row.scopes))  # type: ignore[arg-type]
 
 
