@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
 from gateway.episodes import identity
 from gateway.model import EventType, MissingEpisodeEvent
-from gateway.store import tables
+from gateway.store import pending, tables
 
 SLACK = timedelta(hours=24)
 """Clocks and recording practice differ between agencies by hours, not days."""
@@ -50,16 +50,63 @@ class Match:
     review: Candidate | None = None
 
 
+_LOCKED = "gateway.advisory_locks"
+_LOCK_ALL = text(
+    # One round trip for all the keys, taken in the order given (the subquery's ORDER BY fixes the
+    # order in which the aggregate calls the lock function).
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM "
+    "(SELECT k FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS t(k, i) ORDER BY i) AS ordered"
+)
+
+
 def lock_identities(session: Session, keys: set[str]) -> None:
     """Serialise processors working on the same child (PostgreSQL advisory locks, released at commit),
     so two events for a new child arriving at once cannot open two episodes. SQLite already has one
-    writer at a time. Sorted so two transactions always lock in the same order (no deadlock)."""
+    writer at a time. Sorted so two transactions always lock in the same order (no deadlock): the
+    processor locks every key of a batch at its start, so the per-event calls then find them held."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    from sqlalchemy import text
+    transaction = session.get_transaction()
+    held_in = session.info.get(_LOCKED)
+    if held_in is None or held_in[0] is not transaction:
+        held_in = (transaction, set())
+        session.info[_LOCKED] = held_in
+    held: set[str] = held_in[1]
+    todo = sorted(keys - held)
+    if todo:
+        session.execute(_LOCK_ALL, {"keys": todo})
+        held.update(todo)
 
-    for key in sorted(keys):
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
+
+def source_key(event: MissingEpisodeEvent) -> tuple[str, str, str]:
+    return (event.source.system.value, event.source.instance, event.source.record_id)
+
+
+def known_sources(
+    session: Session, events: list[MissingEpisodeEvent]
+) -> dict[tuple[str, str, str], uuid.UUID]:
+    """Which episode holds each of these events' source records (one statement for a batch)."""
+    wanted = list({source_key(e) for e in events})
+    found = session.execute(
+        select(
+            tables.EpisodeSource.system,
+            tables.EpisodeSource.instance,
+            tables.EpisodeSource.record_id,
+            tables.EpisodeSource.episode_id,
+        ).where(
+            tuple_(
+                tables.EpisodeSource.system, tables.EpisodeSource.instance, tables.EpisodeSource.record_id
+            ).in_(wanted)
+        )
+    )
+    return {(r.system, r.instance, r.record_id): r.episode_id for r in found}
+
+
+def identity_locks(event: MissingEpisodeEvent) -> set[str]:
+    """The advisory lock names of an event: its child's and episode's identifiers and its source record."""
+    child_keys, ep_keys = event_keys(event)
+    system, instance, record_id = source_key(event)
+    return child_keys | ep_keys | {f"source:{system}:{instance}:{record_id}"}
 
 
 def event_keys(event: MissingEpisodeEvent) -> tuple[set[str], set[str]]:
@@ -69,16 +116,16 @@ def event_keys(event: MissingEpisodeEvent) -> tuple[set[str], set[str]]:
 
 def correlate(session: Session, event: MissingEpisodeEvent, thresholds: Thresholds) -> Match:
     child_keys, ep_keys = event_keys(event)
-    source_key = f"source:{event.source.system.value}:{event.source.instance}:{event.source.record_id}"
-    lock_identities(session, child_keys | ep_keys | {source_key})
+    lock_identities(session, identity_locks(event))
 
     row = _by_source(session, event)
     if row is not None:
         return Match(row, "source_record")
-    for found in _by_keys(session, ep_keys):
+    by_episode_key, by_child_key = _by_keys(session, ep_keys, child_keys)
+    for found in by_episode_key:
         if _active(found) and not identity.conflicting(child_keys, _child_keys_of(session, found)):
             return Match(_lock(session, found), "cross_reference")
-    strong = [e for e in _by_keys(session, child_keys) if _active(e) and _overlaps(e, event)]
+    strong = [e for e in by_child_key if _active(e) and _overlaps(e, event)]
     if strong:
         best = max(strong, key=lambda e: e.started_at or e.opened_at)
         return Match(_lock(session, best), "strong_identifier")
@@ -86,40 +133,65 @@ def correlate(session: Session, event: MissingEpisodeEvent, thresholds: Threshol
 
 
 def _by_source(session: Session, event: MissingEpisodeEvent) -> tables.Episode | None:
-    episode_id = session.scalar(
-        select(tables.EpisodeSource.episode_id).where(
-            tables.EpisodeSource.system == event.source.system.value,
-            tables.EpisodeSource.instance == event.source.instance,
-            tables.EpisodeSource.record_id == event.source.record_id,
+    written = pending.of(session)
+    episode_id = written.sources.get(source_key(event)) if written is not None else None
+    if episode_id is None and not (written is not None and written.sources_complete):
+        episode_id = session.scalar(
+            select(tables.EpisodeSource.episode_id).where(
+                tables.EpisodeSource.system == event.source.system.value,
+                tables.EpisodeSource.instance == event.source.instance,
+                tables.EpisodeSource.record_id == event.source.record_id,
+            )
         )
-    )
     if episode_id is None:
         return None
-    row = _lock(session, session.get(tables.Episode, episode_id))
+    row = _lock_id(session, episode_id)
     # A merged episode forwards to the one it was merged into.
     while row is not None and row.merged_into is not None:
-        row = _lock(session, session.get(tables.Episode, row.merged_into))
+        row = _lock_id(session, row.merged_into)
     return row
 
 
 def _lock(session: Session, row: tables.Episode | None) -> tables.Episode | None:
-    if row is None:
-        return None
+    return None if row is None else _lock_id(session, row.episode_id)
+
+
+def _lock_id(session: Session, episode_id: uuid.UUID) -> tables.Episode | None:
+    """The episode's row, locked for this transaction and read afresh (not the identity map's copy)."""
     return session.scalar(
         select(tables.Episode)
-        .where(tables.Episode.episode_id == row.episode_id)
+        .where(tables.Episode.episode_id == episode_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
 
 
-def _by_keys(session: Session, keys: set[str]) -> list[tables.Episode]:
-    if not keys:
-        return []
-    ids = session.scalars(select(tables.EpisodeKey.episode_id).where(tables.EpisodeKey.key.in_(keys))).all()
-    if not ids:
-        return []
-    return list(session.scalars(select(tables.Episode).where(tables.Episode.episode_id.in_(set(ids)))))
+def _by_keys(
+    session: Session, episode_keys: set[str], child_keys: set[str]
+) -> tuple[list[tables.Episode], list[tables.Episode]]:
+    """The episodes holding any of ``episode_keys`` and those holding any of ``child_keys``: two
+    statements for both (the keys, then the episodes), in the order the rows come."""
+    if not (episode_keys or child_keys):
+        return [], []
+    pairs = session.execute(
+        select(tables.EpisodeKey.key, tables.EpisodeKey.episode_id).where(
+            tables.EpisodeKey.key.in_(episode_keys | child_keys)
+        )
+    ).all()
+    if not pairs:
+        return [], []
+    rows = {
+        r.episode_id: r
+        for r in session.scalars(
+            select(tables.Episode).where(tables.Episode.episode_id.in_({eid for _, eid in pairs}))
+        )
+    }
+
+    def holding(keys: set[str]) -> list[tables.Episode]:
+        ids = list(dict.fromkeys(eid for key, eid in pairs if key in keys))
+        return [rows[i] for i in ids if i in rows]
+
+    return holding(episode_keys), holding(child_keys)
 
 
 def _child_keys_of(session: Session, row: tables.Episode) -> set[str]:

@@ -31,18 +31,21 @@ class PastEpisode:
 def child_episodes(session: Session, child_keys: set[str]) -> list[PastEpisode]:
     if not child_keys:
         return []
-    ids = set(
-        session.scalars(
-            select(tables.EpisodeKey.episode_id).where(
-                tables.EpisodeKey.key.in_(child_keys), tables.EpisodeKey.kind == "child"
-            )
-        )
+    # One statement: the episodes (not merged away, not cancelled) holding any of the child's keys.
+    held = (
+        select(tables.EpisodeKey.episode_id)
+        .where(tables.EpisodeKey.key.in_(child_keys), tables.EpisodeKey.kind == "child")
+        .scalar_subquery()
     )
-    if not ids:
-        return []
-    rows = session.scalars(
-        select(tables.Episode).where(
-            tables.Episode.episode_id.in_(ids),
+    rows = session.execute(
+        select(
+            tables.Episode.episode_id,
+            tables.Episode.status,
+            tables.Episode.started_at,
+            tables.Episode.opened_at,
+            tables.Episode.found_at,
+        ).where(
+            tables.Episode.episode_id.in_(held),
             tables.Episode.merged_into.is_(None),
             tables.Episode.status != "cancelled",
         )

@@ -28,7 +28,13 @@ from tenacity import (
 )
 
 from gateway.episodes import lifecycle, repository
-from gateway.episodes.correlate import Thresholds, correlate
+from gateway.episodes.correlate import (
+    Thresholds,
+    correlate,
+    identity_locks,
+    known_sources,
+    lock_identities,
+)
 from gateway.episodes.history import DEFAULT_WINDOWS
 from gateway.episodes.review import open_review, with_history
 from gateway.faults import failpoint
@@ -36,7 +42,7 @@ from gateway.metrics import PROCESSING_SECONDS
 from gateway.model import MissingEpisodeEvent
 from gateway.routing.record import record_notifications
 from gateway.routing.router import Router
-from gateway.store import tables
+from gateway.store import pending, tables
 from gateway.store.db import transaction
 from gateway.timers.messages import TimerMessage  # sharing-rules issue: process_timer
 
@@ -125,7 +131,20 @@ class EventProcessor:
     def _process_many_once(self, events: list[MissingEpisodeEvent]) -> list[ProcessResult]:
         now = self._clock()
         with transaction(self._sessions) as session:
-            results = [self._apply(session, event, now) for event in events]
+            rows = pending.PendingRows()
+            pending.attach(session, rows)
+            try:
+                # Every identity of the batch locked at once, in one order (no deadlock between
+                # processors); then one lookup for the batch's repeats.
+                lock_identities(session, set().union(*(identity_locks(e) for e in events)))
+                taken = self._taken(session, events)
+                # Under the locks no other processor can add these records' rows until we commit.
+                rows.sources.update(known_sources(session, events))
+                rows.sources_complete = True
+                results = [self._apply(session, event, now, rows, taken) for event in events]
+                rows.write(session)
+            finally:
+                pending.detach(session)
             failpoint("processor.before_commit")
         for event, r in zip(events, results, strict=True):
             if not r.duplicate:
@@ -139,13 +158,31 @@ class EventProcessor:
                 )
         return results
 
-    def _apply(self, session: Session, event: MissingEpisodeEvent, now: datetime) -> ProcessResult:
-        seen = session.scalar(
-            select(tables.Event.event_id).where(tables.Event.idempotency_key == event.idempotency_key)
+    @staticmethod
+    def _taken(session: Session, events: list[MissingEpisodeEvent]) -> dict[str, uuid.UUID]:
+        """Events of the batch already stored (a redelivery, a partner's repeat): idempotency key → id."""
+        keys = list({e.idempotency_key for e in events})
+        found = session.execute(
+            select(tables.Event.idempotency_key, tables.Event.event_id).where(
+                tables.Event.idempotency_key.in_(keys)
+            )
         )
+        return {k: v for k, v in found}
+
+    def _apply(
+        self,
+        session: Session,
+        event: MissingEpisodeEvent,
+        now: datetime,
+        rows: pending.PendingRows,
+        taken: dict[str, uuid.UUID],
+    ) -> ProcessResult:
+        seen = taken.get(event.idempotency_key) or rows.idempotency_keys.get(event.idempotency_key)
         if seen is not None:
             log.info("processor.duplicate", event_id=str(event.event_id), first_event_id=str(seen))
             return ProcessResult(event.event_id, duplicate=True)
+        rows.idempotency_keys[event.idempotency_key] = event.event_id
+        rows.fresh_causes.add(f"event:{event.event_id}")
         match = correlate(session, event, self._thresholds)
         row = match.episode
         times: dict[str, str]
@@ -155,25 +192,27 @@ class EventProcessor:
             episode, times = repository.load(row)
         episode = lifecycle.apply_event(episode, times, event)
         episode = with_history(session, episode, self._windows)
+        new = row is None
         row = repository.save(session, row, episode, times, now)
-        repository.sync_keys(session, episode)
-        repository.add_source(session, episode.episode_id, event)
+        repository.sync_keys(session, episode, new=new)
+        repository.add_source(session, episode.episode_id, event, exists=match.how == "source_record")
         if match.review is not None:
             open_review(session, episode.episode_id, match.review, now)
-        session.add(
-            tables.Event(
-                event_id=event.event_id,
-                idempotency_key=event.idempotency_key,
-                episode_id=episode.episode_id,
-                event_type=event.event_type.value,
-                source_system=event.source.system.value,
-                source_instance=event.source.instance,
-                source_record_id=event.source.record_id,
-                occurred_at=event.occurred_at,
-                received_at=event.received_at,
-                processed_at=now,
-                body=event.model_dump(mode="json", by_alias=True, exclude_none=True),
-            )
+        rows.add(
+            tables.Event,
+            {
+                "event_id": event.event_id,
+                "idempotency_key": event.idempotency_key,
+                "episode_id": episode.episode_id,
+                "event_type": event.event_type.value,
+                "source_system": event.source.system.value,
+                "source_instance": event.source.instance,
+                "source_record_id": event.source.record_id,
+                "occurred_at": event.occurred_at,
+                "received_at": event.received_at,
+                "processed_at": now,
+                "body": event.model_dump(mode="json", by_alias=True, exclude_none=True),
+            },
         )
         routed = self._router.route(session, episode, event, now)
         if not routed:

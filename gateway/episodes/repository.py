@@ -10,25 +10,37 @@ from sqlalchemy.orm import Session
 
 from gateway.episodes import identity
 from gateway.model import Episode, MissingEpisodeEvent
-from gateway.store import tables
+from gateway.store import pending, tables
 
 
-def add_source(session: Session, episode_id: uuid.UUID, event: MissingEpisodeEvent) -> None:
-    exists = session.scalar(
-        select(tables.EpisodeSource.id).where(
-            tables.EpisodeSource.system == event.source.system.value,
-            tables.EpisodeSource.instance == event.source.instance,
-            tables.EpisodeSource.record_id == event.source.record_id,
-        )
-    )
+def add_source(
+    session: Session, episode_id: uuid.UUID, event: MissingEpisodeEvent, *, exists: bool | None = None
+) -> None:
+    """Record that this source record belongs to the episode. ``exists``: whether correlation found a
+    row for this very record (it looks that up first, under the record's lock); None: look it up. In a
+    processor transaction the row joins its pending rows, where correlation of the next event in the
+    batch finds it."""
+    key = (event.source.system.value, event.source.instance, event.source.record_id)
+    written = pending.of(session)
     if exists is None:
-        session.add(
-            tables.EpisodeSource(
-                system=event.source.system.value,
-                instance=event.source.instance,
-                record_id=event.source.record_id,
-                episode_id=episode_id,
+        exists = (written is not None and key in written.sources) or session.scalar(
+            select(tables.EpisodeSource.id).where(
+                tables.EpisodeSource.system == key[0],
+                tables.EpisodeSource.instance == key[1],
+                tables.EpisodeSource.record_id == key[2],
             )
+        ) is not None
+    if exists:
+        return
+    if written is not None:
+        written.sources[key] = episode_id
+        written.add(
+            tables.EpisodeSource,
+            {"system": key[0], "instance": key[1], "record_id": key[2], "episode_id": episode_id},
+        )
+    else:
+        session.add(
+            tables.EpisodeSource(system=key[0], instance=key[1], record_id=key[2], episode_id=episode_id)
         )
 
 
@@ -37,16 +49,21 @@ def keys_of(episode: Episode) -> tuple[set[str], set[str]]:
     return identity.child_keys(episode.child, force), identity.episode_keys(episode.episode)
 
 
-def sync_keys(session: Session, episode: Episode) -> None:
-    """Make ``episode_keys`` hold exactly this episode's current identifiers."""
+def sync_keys(session: Session, episode: Episode, *, new: bool = False) -> None:
+    """Make ``episode_keys`` hold exactly this episode's current identifiers (``new``: the episode was
+    created in this transaction, so it has none yet)."""
     child, own = keys_of(episode)
     wanted = {(k, "child") for k in child} | {(k, "episode") for k in own}
-    have = {
-        (r.key, r.kind): r
-        for r in session.scalars(
-            select(tables.EpisodeKey).where(tables.EpisodeKey.episode_id == episode.episode_id)
-        )
-    }
+    have = (
+        {}
+        if new
+        else {
+            (r.key, r.kind): r
+            for r in session.scalars(
+                select(tables.EpisodeKey).where(tables.EpisodeKey.episode_id == episode.episode_id)
+            )
+        }
+    )
     for key, kind in wanted - set(have):
         session.add(tables.EpisodeKey(key=key, kind=kind, episode_id=episode.episode_id))
     for stale in set(have) - wanted:

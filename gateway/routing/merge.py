@@ -39,7 +39,7 @@ from gateway.model import (
 from gateway.routing.metrics import CONFLICTS
 from gateway.routing.profiles import Profile, disclosed_fields, minimise, union
 from gateway.rules.evaluate import Candidate
-from gateway.store import tables
+from gateway.store import pending, tables
 
 log = structlog.get_logger(__name__)
 
@@ -102,11 +102,17 @@ def materialise(
         )
 
     existing: set[uuid.UUID] = set()
-    if session is not None and planned:
-        existing = set(
+    written = pending.of(session)
+    if written is not None:
+        existing = {p[0] for p in planned if p[0] in written.notification_ids}
+    # A notice caused by an event new in this transaction cannot be in the database yet: only the
+    # others (a once-per-episode notice, a timer's) need looking up.
+    ask = [p[0] for p in planned if written is None or p[1][0] not in written.fresh_causes]
+    if session is not None and ask:
+        existing |= set(
             session.scalars(
                 select(tables.Notification.notification_id).where(
-                    tables.Notification.notification_id.in_([p[0] for p in planned])
+                    tables.Notification.notification_id.in_(ask)
                 )
             )
         )

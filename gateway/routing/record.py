@@ -17,63 +17,73 @@ from sqlalchemy.orm import Session
 from gateway.broker.topology import NOTIFICATIONS as NOTIFICATIONS_EXCHANGE
 from gateway.metrics import NOTIFICATIONS
 from gateway.routing.merge import Routed
-from gateway.store import tables
-from gateway.store.outbox import enqueue
+from gateway.store import pending, tables
+from gateway.store.outbox import outbox_row
 
 
 def record_notifications(session: Session, routed: list[Routed], now: datetime) -> None:
+    """Add the rows of ``routed`` to the transaction's pending rows (the processor's: written with the
+    rest of its batch), or write them now in one multi-row INSERT per table when there are none."""
+    shared = pending.of(session)
+    rows = shared if shared is not None else pending.PendingRows()
     for r in routed:
         n = r.notification
         NOTIFICATIONS.labels(n.recipient.kind.value, n.kind.value).inc()
-        session.add(
-            tables.Notification(
-                notification_id=n.notification_id,
-                episode_id=n.episode_id,
-                event_id=n.event_id,
-                created_at=n.created_at,
-                due_by=n.due_by,
-                recipient_kind=n.recipient.kind.value,
-                recipient_id=n.recipient.id,
-                recipient_role=n.recipient.role.value,
-                routing_key=n.recipient.routing_key,
-                kind=n.kind.value,
-                rule_id=n.rule.id,
-                profile=n.profile,
-                body=n.document(),
-            )
-        )
-        session.flush()  # the disclosure references the notification
-        session.add(
-            tables.Disclosure(
-                notification_id=n.notification_id,
-                episode_id=n.episode_id,
-                recipient_kind=n.recipient.kind.value,
-                recipient_id=n.recipient.id,
-                recipient_role=n.recipient.role.value,
-                fields=r.fields,
-                profile=n.profile,
-                rule_id=n.rule.id,
-                cite=n.rule.cite,
-                rules=[c.model_dump(mode="json", exclude_none=True) for c in n.rules]
-                or [n.rule.model_dump(mode="json")],
-                lawful_basis=n.lawful_basis,
-                consent=r.consent,
-                disclosed_at=now,
-            )
-        )
-        enqueue(
-            session,
-            exchange=NOTIFICATIONS_EXCHANGE,
-            routing_key=n.recipient.routing_key,
-            message_id=str(n.notification_id),
-            body=n.to_json(),
-            headers={
-                "x-episode-id": str(n.episode_id),
-                "x-rule-id": n.rule.id,
-                "x-rule-ids": ",".join(r.id for r in n.rules) or n.rule.id,
+        rows.notification_ids.add(n.notification_id)
+        rows.add(
+            tables.Notification,
+            {
+                "notification_id": n.notification_id,
+                "episode_id": n.episode_id,
+                "event_id": n.event_id,
+                "created_at": n.created_at,
+                "due_by": n.due_by,
+                "recipient_kind": n.recipient.kind.value,
+                "recipient_id": n.recipient.id,
+                "recipient_role": n.recipient.role.value,
+                "routing_key": n.recipient.routing_key,
+                "kind": n.kind.value,
+                "rule_id": n.rule.id,
+                "profile": n.profile,
+                "body": n.document(),
             },
-            now=now,
         )
+        rows.add(
+            tables.Disclosure,
+            {
+                "notification_id": n.notification_id,
+                "episode_id": n.episode_id,
+                "recipient_kind": n.recipient.kind.value,
+                "recipient_id": n.recipient.id,
+                "recipient_role": n.recipient.role.value,
+                "fields": r.fields,
+                "profile": n.profile,
+                "rule_id": n.rule.id,
+                "cite": n.rule.cite,
+                "rules": [c.model_dump(mode="json", exclude_none=True) for c in n.rules]
+                or [n.rule.model_dump(mode="json")],
+                "lawful_basis": n.lawful_basis,
+                "consent": r.consent,
+                "disclosed_at": now,
+            },
+        )
+        rows.add(
+            tables.Outbox,
+            outbox_row(
+                exchange=NOTIFICATIONS_EXCHANGE,
+                routing_key=n.recipient.routing_key,
+                message_id=str(n.notification_id),
+                body=n.to_json(),
+                headers={
+                    "x-episode-id": str(n.episode_id),
+                    "x-rule-id": n.rule.id,
+                    "x-rule-ids": ",".join(r.id for r in n.rules) or n.rule.id,
+                },
+                now=now,
+            ),
+        )
+    if shared is None and routed:
+        rows.write(session)
 
 
 def disclosure_record(session: Session, notification_id: uuid.UUID) -> dict[str, Any] | None:

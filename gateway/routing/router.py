@@ -210,6 +210,7 @@ class Router:
     def _reconcile(self, session: Session, files: list[LoadedFile], episode: Episode, now: datetime) -> None:
         book = self.rulebook
         timers = timer_store.timers_of(session, episode.episode_id)
+        known = {t.id for t in timers}
         applicable = {lr.id for f in files for lr in f.rules}
         handled: set[str] = set()
         for f in files:
@@ -238,7 +239,7 @@ class Router:
                 if plan.wanted:
                     assert plan.due_at is not None
                     if row is None:
-                        timer_store.arm(
+                        armed = timer_store.arm(
                             session,
                             episode.episode_id,
                             lr.id,
@@ -247,7 +248,10 @@ class Router:
                             plan.due_at,
                             now,
                             {"anchor": plan.anchor, "area": lr.area},
+                            absent=timer_store.timer_id(episode.episode_id, lr.id, "after", str(occurrence))
+                            not in known,
                         )
+                        known.add(armed.id)
                     elif row.status == timer_store.PENDING and row.due_at != plan.due_at:
                         timer_store.reschedule(row, plan.due_at)
                     elif row.status == timer_store.CANCELLED:

@@ -26,6 +26,29 @@ from gateway.store.tables import Outbox
 log = structlog.get_logger(__name__)
 
 
+def outbox_row(
+    *,
+    exchange: str,
+    routing_key: str,
+    message_id: str,
+    body: bytes,
+    headers: dict[str, Any] | None = None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The column values of one outbox row (for a multi-row insert: gateway/store/pending.py)."""
+    return {
+        "exchange": exchange,
+        "routing_key": routing_key,
+        "message_id": message_id,
+        "body": body,
+        "headers": headers or {},
+        "created_at": now,
+        "published_at": None,
+        "attempts": 0,
+        "last_error": None,
+    }
+
+
 def enqueue(
     session: Session,
     *,
@@ -36,17 +59,10 @@ def enqueue(
     headers: dict[str, Any] | None = None,
     now: datetime,
 ) -> None:
-    session.add(
-        Outbox(
-            exchange=exchange,
-            routing_key=routing_key,
-            message_id=message_id,
-            body=body,
-            headers=headers or {},
-            created_at=now,
-            attempts=0,
-        )
+    row = outbox_row(
+        exchange=exchange, routing_key=routing_key, message_id=message_id, body=body, headers=headers, now=now
     )
+    session.add(Outbox(**row))
 
 
 class QueueEnsurer(Protocol):

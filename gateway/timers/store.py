@@ -56,9 +56,13 @@ def arm(
     due_at: datetime,
     now: datetime,
     payload: dict[str, Any],
+    *,
+    absent: bool = False,
 ) -> tables.Timer:
+    """Arm a timer unless it exists. ``absent``: the caller has just read (and locked) all the
+    episode's timers and this one is not among them, so there is nothing to look up."""
     tid = timer_id(episode_id, rule_id, kind, key)
-    existing = session.get(tables.Timer, tid)
+    existing = None if absent else session.get(tables.Timer, tid)
     if existing is not None:
         return existing
     row = tables.Timer(
