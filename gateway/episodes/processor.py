@@ -188,6 +188,7 @@ class EventProcessor:
         times: dict[str, str]
         if row is None:
             episode, times = lifecycle.new_episode(uuid.uuid4(), event), {}
+            rows.new_episodes[episode.episode_id] = []
         else:
             episode, times = repository.load(row)
         episode = lifecycle.apply_event(episode, times, event)

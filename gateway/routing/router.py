@@ -42,7 +42,7 @@ from gateway.rules.evaluate import (
 )
 from gateway.rules.loader import LoadedFile, Rulebook, load_rulebook
 from gateway.settings import REPO_ROOT
-from gateway.store import tables
+from gateway.store import pending, tables
 from gateway.timers import store as timer_store
 
 log = structlog.get_logger(__name__)
@@ -209,7 +209,11 @@ class Router:
     # --- internals --------------------------------------------------------------------------
     def _reconcile(self, session: Session, files: list[LoadedFile], episode: Episode, now: datetime) -> None:
         book = self.rulebook
-        timers = timer_store.timers_of(session, episode.episode_id)
+        written = pending.of(session)
+        if written is not None and episode.episode_id in written.new_episodes:
+            timers = timer_store.timers_in_session(written.new_episodes[episode.episode_id])
+        else:
+            timers = timer_store.timers_of(session, episode.episode_id)
         known = {t.id for t in timers}
         applicable = {lr.id for f in files for lr in f.rules}
         handled: set[str] = set()

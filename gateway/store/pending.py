@@ -48,6 +48,9 @@ class PendingRows:
         self.sources: dict[tuple[str, str, str], uuid.UUID] = {}
         self.sources_complete = False
         self.notification_ids: set[uuid.UUID] = set()
+        # Episodes opened in this transaction → the timers armed for them in it (the only ones they
+        # can have: gateway/timers/store.py).
+        self.new_episodes: dict[uuid.UUID, list[Any]] = {}
         self.fresh_causes: set[str] = set()
 
     def add(self, table: type[tables.Base], row: dict[str, Any]) -> None:

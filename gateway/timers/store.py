@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.routing.metrics import TIMERS
-from gateway.store import tables
+from gateway.store import pending, tables
 
 TIMER_NS = uuid.UUID("5b3f7f0e-0c1e-4b7a-9d55-2a7f5f9b8c01")
 PENDING, FIRING, FIRED, CANCELLED = "pending", "firing", "fired", "cancelled"
@@ -45,6 +45,13 @@ def timers_of(session: Session, episode_id: uuid.UUID) -> list[tables.Timer]:
             .with_for_update()
         )
     )
+
+
+def timers_in_session(armed: list[tables.Timer]) -> list[tables.Timer]:
+    """The timers of an episode created in this transaction, from the list of those armed for it here
+    (its id is new, so no others can exist: nothing to read or lock). Same order as :func:`timers_of`.
+    A list kept by the caller, not the session's identity map: that holds objects weakly."""
+    return sorted({t.id: t for t in armed}.values(), key=lambda t: (t.due_at, t.id))
 
 
 def arm(
@@ -76,6 +83,9 @@ def arm(
         payload={**payload, "kind": kind, "key": key},
     )
     session.add(row)
+    written = pending.of(session)
+    if written is not None and episode_id in written.new_episodes:
+        written.new_episodes[episode_id].append(row)
     TIMERS.labels(outcome="armed").inc()
     return row
 

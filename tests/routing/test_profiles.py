@@ -311,3 +311,18 @@ def _book(factory) -> Any:
             calendars=[PROTOCOLS / "calendars" / "warwickshire.yaml"],
         )
     return _BOOKS["b"]
+
+
+# --- the compiled allow-list answers exactly what the plain definitions answer ---------------------
+_SEGMENT = st.sampled_from(["child", "ids", "nhs_number", "care", "episode", "risk", "a", "a.b", "x"])
+_PATH = st.lists(_SEGMENT, min_size=1, max_size=4).map(".".join)
+
+
+@settings(max_examples=500, deadline=None)
+@given(allow=st.lists(st.one_of(_PATH, st.just("*")), max_size=6), path=_PATH)
+def test_compiled_allow_list_matches_the_plain_definition(allow: list[str], path: str) -> None:
+    from gateway.routing.profiles import _compiled
+
+    compiled = _compiled(tuple(allow))
+    assert compiled.allowed(path) == any(a == "*" or path == a or path.startswith(a + ".") for a in allow)
+    assert compiled.beneath(path) == any(a.startswith(path + ".") for a in allow)
