@@ -23,11 +23,12 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Table, and_, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -126,6 +127,133 @@ def ensure_row(
         assert again is not None
         return again, False
     return row, True
+
+
+# What the dispatcher wants for one (notification, endpoint), and what came of it (record_dispatches).
+ROUTE, SEND, HOLD = "routed", "send", "hold"  # actions: delivered by the broker's binding / hand over / hold
+IN_HAND = "in_hand"  # outcome: delivered, held, being retried or dead already: nothing to do
+
+
+@dataclass(frozen=True)
+class Wanted:
+    notification_id: uuid.UUID
+    episode_id: uuid.UUID | None
+    recipient: str
+    channel: str
+    endpoint: str
+    action: str  # ROUTE, SEND or HOLD
+    release_at: datetime | None = None
+    body: dict[str, Any] | None = None  # kept only for a hold
+    detail: str = ""  # of the receipt of a routed notice
+    receipt: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[uuid.UUID, str]:
+        return (self.notification_id, self.endpoint)
+
+
+def record_dispatches(session: Session, wanted: list[Wanted], now: datetime) -> list[str]:
+    """The dispatcher's records for many notifications at once, in the caller's transaction, with a
+    handful of statements whatever their number: one locking SELECT of the rows that exist, one
+    ``INSERT … ON CONFLICT DO NOTHING`` for the rest, one multi-row INSERT of receipts.
+
+    Same decisions as :func:`ensure_row` one by one: a new row is written in its final state (routed →
+    ``delivered`` with its receipt, attempt 1; send → ``pending``; hold → ``held``); an existing row is
+    left alone unless it is ``pending`` (routed → delivered with a receipt; otherwise handed over
+    again). A row another worker inserted since the SELECT is read back locked and treated as existing,
+    so the unique (notification, endpoint) row and its single delivered receipt hold under concurrency.
+    Keys must be distinct. Returns, per item: ROUTE (recorded delivered now), SEND (hand it to its
+    channel), HOLD (a new digest hold) or IN_HAND."""
+    ids = sorted({w.notification_id for w in wanted})
+    existing = {(r.notification_id, r.endpoint): r for r in _locked_rows(session, ids)}
+    fresh = [w for w in wanted if w.key not in existing]
+    created = _insert_new(session, fresh, now) if fresh else set()
+    lost = sorted({w.notification_id for w in fresh if w.key not in created})
+    if lost:  # inserted by another worker since our SELECT: its row, read like any existing one
+        for r in _locked_rows(session, lost):
+            existing.setdefault((r.notification_id, r.endpoint), r)
+    receipts: list[dict[str, Any]] = []
+    outcomes: list[str] = []
+    for w in wanted:
+        if w.key in created:
+            if w.action == ROUTE:
+                receipts.append(_receipt(w, 1, now))
+            outcomes.append(w.action)
+            continue
+        row = existing[w.key]
+        if row.status != PENDING:
+            outcomes.append(IN_HAND)
+        elif w.action == ROUTE:
+            attempt = row.attempts + 1
+            receipts.append(_receipt(w, attempt, now))
+            row.status, row.attempts, row.delivered_at, row.updated_at = DELIVERED, attempt, now, now
+            outcomes.append(ROUTE)
+        else:
+            outcomes.append(SEND)
+    if receipts:  # RETURNING makes it one multi-row INSERT ("insertmanyvalues"), not one per receipt
+        table = cast(Table, DeliveryReceipt.__table__)
+        session.execute(insert(table).returning(table.c.id), receipts)
+    return outcomes
+
+
+def _locked_rows(session: Session, ids: list[uuid.UUID]) -> list[Delivery]:
+    # In id order, so two workers locking overlapping rows take the locks in the same order.
+    q = select(Delivery).where(Delivery.notification_id.in_(ids)).order_by(Delivery.id).with_for_update()
+    return list(session.scalars(q))
+
+
+def _insert_new(session: Session, fresh: list[Wanted], now: datetime) -> set[tuple[uuid.UUID, str]]:
+    """Insert what does not exist yet; return the keys this statement inserted (a conflicting row was
+    inserted by someone else and is skipped, not an error: no savepoint per row)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):  # the caller falls back to ensure_row, one at a time
+        raise NotImplementedError(f"record_dispatches: no ON CONFLICT support for {dialect}")
+    values = [
+        {
+            "notification_id": w.notification_id,
+            "episode_id": w.episode_id,
+            "recipient": w.recipient,
+            "channel": w.channel,
+            "endpoint": w.endpoint,
+            "status": {ROUTE: DELIVERED, SEND: PENDING, HOLD: HELD}[w.action],
+            "attempts": 1 if w.action == ROUTE else 0,
+            "rounds": 0,
+            "created_at": now,
+            "updated_at": now,
+            "lease_until": None,
+            "release_at": w.release_at if w.action == HOLD else None,
+            "delivered_at": now if w.action == ROUTE else None,
+            "reason": None,
+            "body": w.body if w.action == HOLD else None,
+        }
+        for w in fresh
+    ]
+    # One single-row statement executed with many parameter sets: compiled once and cached, and sent
+    # as ONE multi-row INSERT by SQLAlchemy's "insertmanyvalues" (a per-batch .values(list) would be
+    # compiled again for every batch, which costs more than the database work).
+    table = cast(Table, Delivery.__table__)
+    unique = ["notification_id", "endpoint"]
+    stmt = (
+        postgresql.insert(table).on_conflict_do_nothing(index_elements=unique)
+        if dialect == "postgresql"
+        else sqlite.insert(table).on_conflict_do_nothing(index_elements=unique)
+    )
+    returned = session.execute(stmt.returning(table.c.notification_id, table.c.endpoint), values)
+    return {(nid, endpoint) for nid, endpoint in returned}
+
+
+def _receipt(w: Wanted, attempt: int, now: datetime) -> dict[str, Any]:
+    return {
+        "notification_id": w.notification_id,
+        "recipient": w.recipient,
+        "channel": w.channel,
+        "endpoint": w.endpoint,
+        "attempt": attempt,
+        "outcome": "delivered",
+        "detail": w.detail[:1000],
+        "receipt": w.receipt,
+        "at": now,
+    }
 
 
 def claim(

@@ -20,11 +20,14 @@ error types: never the notification's content.
 
 from __future__ import annotations
 
+import concurrent.futures
 import importlib
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,7 +44,7 @@ from gateway.delivery import store
 from gateway.delivery.amqp import QueueChecker
 from gateway.delivery.channel import Channel, ChannelContext, DeliveryResult, channel_class, channels
 from gateway.delivery.digest import hold_until, parse_time
-from gateway.delivery.directory import CHANNEL_NAMES, NO_CHANNEL, Directory, Endpoint
+from gateway.delivery.directory import CHANNEL_NAMES, NO_CHANNEL, Directory, Endpoint, RecipientEntry
 from gateway.delivery.metrics import DEAD as DEAD_COUNT
 from gateway.delivery.metrics import (
     FAILED,
@@ -77,6 +80,12 @@ REPLAY_HEADER = "x-gateway-replayed-by"
 BUILTIN_CHANNEL_MODULES = ("gateway.delivery.amqp", "gateway.delivery.webhook", "gateway.delivery.email")
 # The NHS adapter's channels live in their own modules; loaded when present.
 OPTIONAL_CHANNEL_MODULES = ("gateway.delivery.fhir", "gateway.delivery.mesh")
+
+# The dispatcher's batch mode (docs/performance.md). Read from settings as
+# ``delivery_dispatch_batch_size`` / ``delivery_dispatch_batch_wait_ms`` when those exist; 1 = one
+# message per transaction.
+DISPATCH_BATCH_SIZE = 64
+DISPATCH_BATCH_WAIT_MS = 5.0
 
 Clock = Callable[[], datetime]
 
@@ -161,8 +170,47 @@ def _refuse_unreadable(
     return Settle.ACK if ok else Settle.REJECT
 
 
+def _routed_receipt(n: Notification, ep: Endpoint, attempt: int, now: datetime) -> dict[str, Any]:
+    """The receipt of a notice the broker routed to an AMQP recipient's queue by its binding."""
+    queue = ep.settings()["queue"]
+    return {
+        "notification_id": n.notification_id,
+        "recipient": n.recipient.routing_key,
+        "channel": "amqp",
+        "endpoint": ep.id,
+        "attempt": attempt,
+        "outcome": "delivered",
+        "detail": f"routed to queue {queue} by its binding",
+        "receipt": {"queue": queue, "via": NOTIFICATIONS},
+        "at": now,
+    }
+
+
+Plan = list[tuple[Endpoint, str, datetime | None]]  # (endpoint, store.ROUTE/SEND/HOLD, hold until)
+
+
+@dataclass
+class _Dispatch:
+    """One notification of a batch on its way through :meth:`Dispatcher.batch`."""
+
+    index: int
+    delivery: Delivery
+    notification: Notification
+    plan: Plan
+    to_send: list[Endpoint] = field(default_factory=list)
+    routed: list[Endpoint] = field(default_factory=list)
+    held: list[tuple[Endpoint, datetime]] = field(default_factory=list)
+    futures: list[Future[None]] = field(default_factory=list)
+
+
 class Dispatcher:
-    """Consumer handler of ``delivery.dispatch``: recipient → endpoints (module docstring)."""
+    """Consumer handler of ``delivery.dispatch``: recipient → endpoints (module docstring).
+
+    One message at a time (``__call__``: one transaction each), or, in the consumer's batch mode,
+    everything already delivered (``batch``): the records of the whole batch in ONE transaction of a
+    few set-based statements, acks after its commit; anything that cannot go that way (unreadable, no
+    channel, a repeat copy in the same batch) and every message of a batch whose transaction failed is
+    handled one by one, so dead letters and requeues stay per message."""
 
     def __init__(
         self,
@@ -198,27 +246,14 @@ class Dispatcher:
         if entry is None:
             return self._no_channel(n, d, now)
 
-        # Broker checks before the database transaction: never hold the write lock across network I/O
-        # that is not needed to keep the two in step.
-        plan: list[tuple[Endpoint, str, datetime | None]] = []
-        for ep in entry.endpoints():
-            if ep.channel == "amqp":
-                queue = str(ep.settings()["queue"])
-                routed = d.exchange == NOTIFICATIONS and self._queues.exists(queue)
-                plan.append((ep, "routed" if routed else "send", None))
-                continue
-            when = hold_until(n, entry, ep.channel, now, self._calendars, self._digest_time)
-            plan.append((ep, "hold" if when else "send", when))
-
+        plan = self._plan(n, entry, d, now)
         body = n.document()
-        to_send: list[Endpoint] = []
-        routed_ok: list[Endpoint] = []
-        held: list[tuple[Endpoint, datetime]] = []
+        one = _Dispatch(0, d, n, plan)
 
         def record() -> None:
-            to_send.clear()
-            routed_ok.clear()
-            held.clear()
+            one.to_send.clear()
+            one.routed.clear()
+            one.held.clear()
             with transaction(self._sessions) as s:
                 for ep, action, when in plan:
                     row, created = store.ensure_row(
@@ -228,65 +263,159 @@ class Dispatcher:
                         recipient=rk,
                         channel=ep.channel,
                         endpoint=ep.id,
-                        status=store.HELD if action == "hold" else store.PENDING,
+                        status=store.HELD if action == store.HOLD else store.PENDING,
                         now=now,
                         release_at=when,
-                        body=body if action == "hold" else None,
+                        body=body if action == store.HOLD else None,
                     )
+                    if created and action == store.HOLD and when is not None:
+                        one.held.append((ep, when))
                     if row.status != store.PENDING:
                         continue  # delivered, held, being retried, dead: already in hand
-                    if action == "routed":
+                    if action == store.ROUTE:
                         attempt = row.attempts + 1
-                        s.add(
-                            DeliveryReceipt(
-                                notification_id=n.notification_id,
-                                recipient=rk,
-                                channel="amqp",
-                                endpoint=ep.id,
-                                attempt=attempt,
-                                outcome="delivered",
-                                detail=f"routed to queue {ep.settings()['queue']} by its binding",
-                                receipt={"queue": ep.settings()["queue"], "via": NOTIFICATIONS},
-                                at=now,
-                            )
-                        )
+                        s.add(DeliveryReceipt(**_routed_receipt(n, ep, attempt, now)))
                         row.status, row.attempts, row.delivered_at, row.updated_at = (
                             store.DELIVERED,
                             attempt,
                             now,
                             now,
                         )
-                        routed_ok.append(ep)
+                        one.routed.append(ep)
                     else:
-                        to_send.append(ep)
-                    if created and action == "hold" and when is not None:
-                        held.append((ep, when))
+                        one.to_send.append(ep)
 
         store.with_db_retry(record)
-        for _ in routed_ok:
+        self._counted(one)
+        self._hand_over([one])
+        return self._settled(one)
+
+    def batch(self, deliveries: list[Delivery]) -> list[Settle]:
+        """Several deliveries at once (the consumer's batch mode): see the class docstring."""
+        now = self._clock()
+        decisions: list[Settle | None] = [None] * len(deliveries)
+        batch: list[_Dispatch] = []
+        seen: set[uuid.UUID] = set()
+        for i, d in enumerate(deliveries):
+            try:
+                n = Notification.model_validate_json(d.body)
+            except ValidationError:
+                continue  # one by one below: dead-lettered with its reason
+            entry = self._directory.by_routing_key(n.recipient.routing_key)
+            if entry is None or n.notification_id in seen:
+                continue  # no channel (loud, copied to missing.dead) / a repeat copy: one by one, after
+            seen.add(n.notification_id)
+            batch.append(_Dispatch(i, d, n, self._plan(n, entry, d, now)))
+        if batch:
+            try:
+                self._record_batch(batch, now)
+            except Exception as exc:  # rolled back: one by one below, each with its own outcome
+                log.warning(
+                    "delivery.dispatch_batch_failed", notifications=len(batch), error=safe_reason(exc)
+                )
+            else:
+                for one in batch:
+                    self._counted(one)
+                self._hand_over(batch)
+                for one in batch:
+                    decisions[one.index] = self._settled(one)
+        return [decision or self._alone(d) for decision, d in zip(decisions, deliveries, strict=True)]
+
+    def _alone(self, d: Delivery) -> Settle:
+        """One message of a batch handled by itself: its failure requeues it alone, as the consumer does
+        for a message in single mode, not the whole batch (whose others may be settled already)."""
+        try:
+            return self(d)
+        except Exception:
+            log.exception("delivery.dispatch_failed", message_id=d.properties.message_id)
+            return Settle.REQUEUE
+
+    # --- internals ----------------------------------------------------------------------------
+    def _plan(self, n: Notification, entry: RecipientEntry, d: Delivery, now: datetime) -> Plan:
+        # Broker checks before the database transaction: never hold the write lock across network I/O
+        # that is not needed to keep the two in step.
+        plan: Plan = []
+        for ep in entry.endpoints():
+            if ep.channel == "amqp":
+                queue = str(ep.settings()["queue"])
+                routed = d.exchange == NOTIFICATIONS and self._queues.exists(queue)
+                plan.append((ep, store.ROUTE if routed else store.SEND, None))
+                continue
+            when = hold_until(n, entry, ep.channel, now, self._calendars, self._digest_time)
+            plan.append((ep, store.HOLD if when else store.SEND, when))
+        return plan
+
+    def _record_batch(self, batch: list[_Dispatch], now: datetime) -> None:
+        wanted: list[store.Wanted] = []
+        for one in batch:
+            n = one.notification
+            body = n.document() if any(action == store.HOLD for _, action, _ in one.plan) else None
+            for ep, action, when in one.plan:
+                routed = _routed_receipt(n, ep, 1, now) if action == store.ROUTE else {}
+                wanted.append(
+                    store.Wanted(
+                        notification_id=n.notification_id,
+                        episode_id=n.episode_id,
+                        recipient=n.recipient.routing_key,
+                        channel=ep.channel,
+                        endpoint=ep.id,
+                        action=action,
+                        release_at=when,
+                        body=body if action == store.HOLD else None,
+                        detail=routed.get("detail", ""),
+                        receipt=routed.get("receipt", {}),
+                    )
+                )
+        with transaction(self._sessions) as s:
+            outcomes = iter(store.record_dispatches(s, wanted, now))
+        # Committed: only now is anything counted, handed over or acked.
+        for one in batch:
+            for ep, _, when in one.plan:
+                outcome = next(outcomes)
+                if outcome == store.ROUTE:
+                    one.routed.append(ep)
+                elif outcome == store.SEND:
+                    one.to_send.append(ep)
+                elif outcome == store.HOLD and when is not None:
+                    one.held.append((ep, when))
+
+    def _counted(self, one: _Dispatch) -> None:
+        rk = one.notification.recipient.routing_key
+        for _ in one.routed:
             SENT.labels("amqp", rk).inc()
-        for ep, when in held:
+        for ep, when in one.held:
             HELD.labels(ep.channel, rk).inc()
             log.info(
                 "delivery.digest_held",
-                notification_id=str(n.notification_id),
+                notification_id=str(one.notification.notification_id),
                 recipient=rk,
                 endpoint=ep.id,
                 release_at=when.isoformat(),
             )
-        futures = [
-            self._publisher.publish(
-                DELIVERY,
-                ep.channel,
-                d.body,
-                message_id=handoff_message_id(n.notification_id, ep.id),
-                headers=endpoint_headers(n, ep.id, ep.channel),
-                mandatory=True,
-            )
-            for ep in to_send
-        ]
+
+    def _hand_over(self, batch: list[_Dispatch]) -> None:
+        """Every pending endpoint to its channel queue: all published at once, ONE wait for the confirms."""
+        for one in batch:
+            n = one.notification
+            one.futures = [
+                self._publisher.publish(
+                    DELIVERY,
+                    ep.channel,
+                    one.delivery.body,
+                    message_id=handoff_message_id(n.notification_id, ep.id),
+                    headers=endpoint_headers(n, ep.id, ep.channel),
+                    mandatory=True,
+                )
+                for ep in one.to_send
+            ]
+        everything = [f for one in batch for f in one.futures]
+        if everything:
+            concurrent.futures.wait(everything, timeout=self._timeout)
+
+    def _settled(self, one: _Dispatch) -> Settle:
+        n = one.notification
         try:
-            wait_confirmed(futures, self._timeout)
+            wait_confirmed(one.futures, 0)  # already waited for: cancels and raises for any not confirmed
         except PublishError as exc:
             # The rows stay pending: the redelivered message hands them over again.
             log.warning(
@@ -297,10 +426,10 @@ class Dispatcher:
             "delivery.dispatched",
             notification_id=str(n.notification_id),
             episode_id=str(n.episode_id),
-            recipient=rk,
-            sent_to=[ep.id for ep in to_send],
-            routed=[ep.id for ep in routed_ok],
-            held=[ep.id for ep, _ in held],
+            recipient=n.recipient.routing_key,
+            sent_to=[ep.id for ep in one.to_send],
+            routed=[ep.id for ep in one.routed],
+            held=[ep.id for ep, _ in one.held],
         )
         return Settle.ACK
 
@@ -745,16 +874,22 @@ def build_delivery(
         confirm_timeout=settings.publish_confirm_timeout_s,
         clock=clock,
     )
+    # The dispatcher records what has already arrived in one transaction (Dispatcher.batch). Its
+    # prefetch is at least twice the batch, so the next batch is on its way while one is recorded.
+    batch_size = int(getattr(settings, "delivery_dispatch_batch_size", DISPATCH_BATCH_SIZE))
+    batch_wait_ms = float(getattr(settings, "delivery_dispatch_batch_wait_ms", DISPATCH_BATCH_WAIT_MS))
     consumers = [
         Consumer(
             settings.amqp_url,
             DISPATCH_QUEUE,
             dispatcher,
-            prefetch=settings.delivery_prefetch,
+            prefetch=max(settings.delivery_prefetch, 2 * batch_size if batch_size > 1 else 1),
             workers=settings.delivery_workers,
             name=f"{name}-dispatch",
             heartbeat=settings.heartbeat_s,
             declare=declare,
+            batch_size=batch_size,
+            batch_wait=batch_wait_ms / 1000,
         )
     ]
     policy = RetryPolicy(

@@ -8,13 +8,15 @@ for recipients to deduplicate on.
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pika.exceptions
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,6 +78,18 @@ class QueueEnsurer(Protocol):
 
 
 class OutboxRelay:
+    """Publishes committed outbox rows with confirms and marks them published.
+
+    Per batch: one SELECT (``FOR UPDATE SKIP LOCKED``), every row published without waiting (the
+    publisher streams them and the broker confirms many at once), ONE wait for all their confirms, then
+    one set-based UPDATE for the confirmed rows (and one per distinct error for the rest) in the same
+    transaction. The row locks are held until then, so a second relay never sends a row at the same
+    time; a relay killed between the confirms and the commit sends its batch again (at least once).
+    """
+
+    # Ids per UPDATE … WHERE id IN (…): well under SQLite's and PostgreSQL's bound-parameter limits.
+    MARK_CHUNK = 1_000
+
     def __init__(
         self,
         sessions: sessionmaker[Session],
@@ -106,6 +120,9 @@ class OutboxRelay:
 
     def run(self) -> None:
         while not self._stop.is_set():
+            # Cleared before the batch, not after the wait: a wake that comes while a batch is going
+            # out makes the next wait return at once instead of being lost until the next poll.
+            self._wake.clear()
             try:
                 sent = self.run_once()
             except (SQLAlchemyError, pika.exceptions.AMQPError, OSError) as exc:
@@ -114,7 +131,6 @@ class OutboxRelay:
                 self._stop.wait(1.0)
             if sent < self._batch:
                 self._wake.wait(self._poll)
-                self._wake.clear()
 
     def run_in_thread(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name="gateway-outbox-relay", daemon=True)
@@ -125,9 +141,17 @@ class OutboxRelay:
         """Publish one batch; return how many rows were confirmed."""
         with transaction(self._sessions) as session:
             # SKIP LOCKED lets several relays share the table on PostgreSQL without sending a row twice
-            # at the same time; SQLite ignores it (one writer at a time anyway).
-            rows = session.scalars(
-                select(Outbox)
+            # at the same time; SQLite ignores it (one writer at a time anyway). Plain columns, not ORM
+            # objects: nothing here needs identity tracking, and the marks below are set-based.
+            rows = session.execute(
+                select(
+                    Outbox.id,
+                    Outbox.exchange,
+                    Outbox.routing_key,
+                    Outbox.message_id,
+                    Outbox.body,
+                    Outbox.headers,
+                )
                 .where(Outbox.published_at.is_(None))
                 .order_by(Outbox.id)
                 .limit(self._batch)
@@ -148,18 +172,43 @@ class OutboxRelay:
                 )
                 for r in rows
             ]
-            now = datetime.now(UTC)
-            confirmed = 0
+            # One deadline for the whole batch (the broker confirms in bulk), not one wait per message.
+            concurrent.futures.wait(futures, timeout=self._confirm_timeout)
+            confirmed: list[int] = []
+            failed: dict[str, list[int]] = {}
             for row, future in zip(rows, futures, strict=True):
-                try:
-                    future.result(timeout=self._confirm_timeout)
-                except (PublishError, TimeoutError) as exc:
-                    future.cancel()
-                    row.attempts += 1
-                    row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                    continue
-                row.published_at = now
-                row.attempts += 1
-                confirmed += 1
-        self.published += confirmed
-        return confirmed
+                error = _publish_error(future)
+                if error is None:
+                    confirmed.append(row.id)
+                else:
+                    failed.setdefault(error, []).append(row.id)
+            now = datetime.now(UTC)
+            self._mark(session, confirmed, published_at=now)
+            for error, ids in failed.items():
+                self._mark(session, ids, last_error=error)
+        self.published += len(confirmed)
+        return len(confirmed)
+
+    def _mark(self, session: Session, ids: list[int], **values: Any) -> None:
+        """One UPDATE per chunk of ids: the attempt is counted, and the row published or its error kept."""
+        for i in range(0, len(ids), self.MARK_CHUNK):
+            session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(ids[i : i + self.MARK_CHUNK]))
+                .values(attempts=Outbox.attempts + 1, **values)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def _publish_error(future: Future[None]) -> str | None:
+    """None if the broker confirmed the message; else why not (type and message, for operators)."""
+    if not future.done():
+        future.cancel()  # not sent yet: the publisher skips it; if already on the wire, a repeat
+        exc: BaseException = TimeoutError("not confirmed in time")
+    else:
+        try:
+            future.result(timeout=0)
+            return None
+        except (PublishError, concurrent.futures.CancelledError) as err:
+            exc = err
+    return f"{type(exc).__name__}: {exc}"[:500]
