@@ -7,6 +7,7 @@ fails loudly naming the file and field.
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import TypeVar
 
@@ -37,10 +38,32 @@ def load_source_mapping(mappings_dir: Path, system: str, instance: str, model: t
             f"under mappings/sources/{system}/)"
         )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return model.model_validate(data)
+        return model.model_validate(_read(path))
     except (yaml.YAMLError, ValidationError) as exc:
         raise MappingFileError(f"{path}: {exc}") from exc
+
+
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_parsed: dict[Path, tuple[tuple[int, int, int], object]] = {}
+_parsed_lock = threading.Lock()
+
+
+def _read(path: Path) -> object:
+    """The file's YAML, parsed once per version of the file. Every input is parsed with its
+    deployment's mapping; parsing YAML was most of the API's time per request (docs/performance.md).
+    The file's identity, size and modification time name the version, so an edited mapping is read
+    again on the next input, without a restart. Validation stays per call: each caller gets its own
+    model, and validating parsed data does not change it."""
+    st = path.stat()
+    version = (st.st_ino, st.st_size, st.st_mtime_ns)
+    with _parsed_lock:
+        cached = _parsed.get(path)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader)  # noqa: S506 (safe loader)
+    with _parsed_lock:
+        _parsed[path] = (version, data)
+    return data
 
 
 def list_instances(mappings_dir: Path, system: str) -> list[str]:
