@@ -107,6 +107,10 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="a send in progress blocks other workers for this long"
     )
     delivery_prefetch: int = Field(default=16, ge=1, le=1_000)
+    # Dispatcher: notifications already delivered are recorded together in one transaction
+    # (docs/performance.md); 1 = one transaction per notification.
+    delivery_dispatch_batch_size: int = Field(default=64, ge=1, le=1_000)
+    delivery_dispatch_batch_wait_ms: float = Field(default=5.0, ge=0)
     delivery_workers: int = Field(default=4, ge=1, le=64, description="threads per channel consumer")
     delivery_digest_time: str = Field(
         default="08:00", pattern=r"^\d{2}:\d{2}$", description="school digest time, Europe/London"

@@ -81,12 +81,6 @@ BUILTIN_CHANNEL_MODULES = ("gateway.delivery.amqp", "gateway.delivery.webhook", 
 # The NHS adapter's channels live in their own modules; loaded when present.
 OPTIONAL_CHANNEL_MODULES = ("gateway.delivery.fhir", "gateway.delivery.mesh")
 
-# The dispatcher's batch mode (docs/performance.md). Read from settings as
-# ``delivery_dispatch_batch_size`` / ``delivery_dispatch_batch_wait_ms`` when those exist; 1 = one
-# message per transaction.
-DISPATCH_BATCH_SIZE = 64
-DISPATCH_BATCH_WAIT_MS = 5.0
-
 Clock = Callable[[], datetime]
 
 
@@ -876,8 +870,8 @@ def build_delivery(
     )
     # The dispatcher records what has already arrived in one transaction (Dispatcher.batch). Its
     # prefetch is at least twice the batch, so the next batch is on its way while one is recorded.
-    batch_size = int(getattr(settings, "delivery_dispatch_batch_size", DISPATCH_BATCH_SIZE))
-    batch_wait_ms = float(getattr(settings, "delivery_dispatch_batch_wait_ms", DISPATCH_BATCH_WAIT_MS))
+    batch_size = settings.delivery_dispatch_batch_size
+    batch_wait_ms = settings.delivery_dispatch_batch_wait_ms
     consumers = [
         Consumer(
             settings.amqp_url,
